@@ -1,0 +1,50 @@
+// build/nanoseek — one binary, one subcommand per pipeline stage. Commands register themselves (command.h).
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include "cli/command.h"
+#include "core/error.h"
+
+namespace nanoseek::cli {
+
+static std::vector<Command>& registry() {
+  static std::vector<Command> commands;
+  return commands;
+}
+
+bool add_command(Command cmd) {
+  registry().push_back(std::move(cmd));
+  return true;
+}
+
+}  // namespace nanoseek::cli
+
+int main(int argc, char** argv) {
+  using namespace nanoseek::cli;
+  CLI::App app{"nanoseek — DeepSeek-V3 / R1 in one small C++ codebase"};
+  app.require_subcommand(1);
+  auto commands = registry();
+  std::stable_sort(commands.begin(), commands.end(), [](auto& a, auto& b) { return a.order < b.order; });
+  std::vector<std::pair<CLI::App*, Runner>> runners;
+  for (auto& c : commands) {
+    CLI::App* sub = app.add_subcommand(c.name, c.help);
+    runners.emplace_back(sub, c.setup(*sub));
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    for (auto& [sub, run] : runners)
+      if (sub->parsed()) return run();
+  } catch (const nanoseek::Error& e) {
+    std::fprintf(stderr, "nanoseek: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "nanoseek: internal error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}
