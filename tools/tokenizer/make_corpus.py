@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Writes tests/golden/tokenizer/corpus.jsonl (hand-picked strings) and stress.txt (~200 KB of seeded
+mixed-script text). Deterministic: re-running gives identical files.
+
+  python3 tools/tokenizer/make_corpus.py --out tests/golden/tokenizer
+"""
+import argparse, json, os, random
+
+CORPUS = [
+    # English prose
+    "The quick brown fox jumps over the lazy dog.",
+    "It's a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife.",
+    "I'm sure they'll say we've done it; you'd think he's right. DON'T SHOUT, I'LL HEAR YOU'RE HERE.",
+    "Mr. O'Neil paid $1,234.56 (incl. 7.5% tax) on 2024-03-17 at 10:45pm — receipt #A-9931.",
+    "  leading spaces and trailing spaces   ",
+    "Hello\n\nworld\n\n\n\nend",
+    # code
+    "def fib(n):\n    if n < 2:\n        return n\n    return fib(n - 1) + fib(n - 2)\n",
+    "#include <stdio.h>\nint main(void) {\n\tprintf(\"%d\\n\", 42);\n\treturn 0;\n}\n",
+    "for (auto& [k, v] : map) { if (v >= 0x7fffffff) throw std::runtime_error(\"overflow\"); }",
+    "const f = async (x) => { await fetch(`/api/${x}?q=1&r=2`); return x ?? null; };",
+    "SELECT id, name FROM users WHERE age >= 18 AND name LIKE '%smith%' ORDER BY id DESC;",
+    "<html><body><div class=\"x\">a &amp; b</div></body></html>",
+    "    indented\n\t\ttabbed\n  \t mixed\t \n",
+    # digits
+    "1234567890123456789012345678901234567890",
+    "3.14159265358979323846 2.718281828 0.000001 1e-10 6.022e23 -42 +7",
+    "12+34=46, 999*999=998001, 2^64=18446744073709551616",
+    "Phone: +1 (555) 010-9999; IBAN DE89 3704 0044 0532 0130 00",
+    "٠١٢٣٤٥٦٧٨٩ ०१२३४५६७८९ ①②③ ½ ¼ ² ³ 𝟘𝟙𝟚",
+    # CJK, kana, Korean
+    "我们在北京的一家小餐馆里吃了晚饭，然后去看了一场电影。",
+    "深度求索（DeepSeek）发布了新的推理模型R1，数学成绩很好：AIME 79.8%。",
+    "東京都は日本の首都です。ひらがなとカタカナとカンジ。ヴァイオリン、ー、ゞ",
+    "대한민국의 수도는 서울입니다. 한국어 형태소 분석은 어렵다!",
+    "中文English混合mixed文本text123数字",
+    # Arabic, Cyrillic, Greek, Hebrew, Hindi, Thai
+    "مرحبا بالعالم! اللغة العربية جميلة جداً.",
+    "Привет, мир! Съешь же ещё этих мягких французских булок, да выпей чаю.",
+    "Γειά σου Κόσμε· ΑΒΓΔ αβγδ ς",
+    "שלום עולם, זה טקסט בעברית.",
+    "नमस्ते दुनिया, यह हिंदी पाठ है।",
+    "สวัสดีชาวโลก ภาษาไทยไม่มีช่องว่าง",
+    # emoji
+    "I love 🍕 and 🍣! 😀😃😄😁",
+    "Family: 👩‍👩‍👧‍👦 couple: 👩‍❤️‍💋‍👨 flag: 🇯🇵🇫🇷 🏴‍☠️",
+    "Skin tones: 👍🏻 👍🏼 👍🏽 👍🏾 👍🏿 🧑🏽‍💻",
+    "Keycaps 1️⃣ #️⃣ and variation ❤︎ vs ❤️",
+    # combining accents: NFC vs NFD
+    "café naïve résumé Åström",
+    "cafe\u0301 nai\u0308ve re\u0301sume\u0301 A\u030astro\u0308m",
+    "e\u0301\u0301 a\u0323\u0302 \u1e69 s\u0323\u0307 \u212b \u2126 \ufb01",
+    "\u0301 lone combining mark at start",
+    "Ｆｕｌｌｗｉｄｔｈ ＡＢＣ １２３ ｶﾀｶﾅ",
+    # whitespace
+    "a  b   c    d     e",
+    "tabs\there\t\tand\t\t\tmore",
+    "line1\r\nline2\r\n\r\nline3\r",
+    "\n",
+    " ",
+    "\t",
+    "   \n   \n",
+    "nbsp\u00a0here, thin\u2009space, ideographic\u3000space, nel\u0085end, ls\u2028ps\u2029.",
+    "zero\u200bwidth\u200cjoiner\u200dand\ufeffbom",
+    "\x00\x01\x7f control \x1b[31mred\x1b[0m",
+    # special tokens inline (both families; each is special in one of the files)
+    "<｜begin▁of▁sentence｜><｜User｜>What is 2+2?<｜Assistant｜><think>\n2+2=4\n</think>\n\n4<｜end▁of▁sentence｜>",
+    "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nHi!<|im_end|>\n<|im_start|>assistant\n",
+    "<|endoftext|><|endoftext|>text<|im_end|>",
+    "<think>reasoning</think><answer>42</answer>",
+    "almost special: <|im_start| <｜User <think >",
+    "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Paris\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+    "x<|im_end|>y<｜end▁of▁sentence｜>z",
+    # empty and tiny
+    "",
+    "a",
+    "A",
+    "'",
+    "'s",
+    "''''",
+    "...",
+    # assorted punctuation and symbols
+    "!!!??? ... --- ___ === +++ *** ### @@@ $$$ %%% ^^^ &&& ((( ))) [[[ ]]] {{{ }}}",
+    "∀x∈ℝ: x²≥0 ⇒ √(x²)=|x|; ∑ᵢ aᵢ ≤ ∫ f(x) dx ± ε",
+    "“Smart quotes” and ‘single’ — em dash – en dash … ellipsis «guillemets»",
+    "URL: https://example.com/path?query=1&x=%20y#frag email: a.b+c@d-e.org",
+    "LaTeX: \\frac{a}{b} + \\sqrt{x^2 + y^2} = \\boxed{42}",
+    "The answer is \\boxed{3\\sqrt{2}}.",
+    # long words and runs
+    "Supercalifragilisticexpialidocious pneumonoultramicroscopicsilicovolcanoconiosis",
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "                                                                                ",
+    "________________________________________________________________________________",
+    "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n",
+    "🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂🙂",
+]
+
+SCRIPTS = [
+    "the of and to in is was for on that with as by at from it this be are",
+    "函数 变量 数据 模型 训练 推理 注意力 专家 路由 缓存",
+    "ひらがな カタカナ です ます した 東京 大阪",
+    "한국어 서울 부산 데이터 모델",
+    "مرحبا عالم بيانات نموذج",
+    "привет мир данные модель обучение",
+    "αβγ δεζ ηθι",
+    "😀 👍🏽 👩‍👩‍👧 🇫🇷 ❤️",
+    "x = y + 1; if (a < b) { return c; }",
+    "café naïve e\u0301 a\u0308",
+]
+
+
+def stress_text(seed=1234, target=200_000):
+    rng = random.Random(seed)
+    words = [w for s in SCRIPTS for w in s.split(" ")]
+    out, size = [], 0
+    while size < target:
+        r = rng.random()
+        if r < 0.70:
+            piece = rng.choice(words)
+        elif r < 0.80:
+            piece = str(rng.randint(0, 10 ** rng.randint(1, 12)))
+        elif r < 0.88:
+            piece = rng.choice([" ", "  ", "\n", "\t", "\r\n", "\n\n", "   "])
+        elif r < 0.95:
+            piece = rng.choice(",.;:!?()[]{}\"'-—")
+        else:
+            piece = chr(rng.choice([rng.randint(0x21, 0x2FF), rng.randint(0x370, 0x52F), rng.randint(0x4E00, 0x9FA5),
+                                    rng.randint(0xAC00, 0xD7A3), rng.randint(0x1F300, 0x1F64F)]))
+        out.append(piece + (" " if rng.random() < 0.6 else ""))
+        size += len(out[-1].encode())
+    return "".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "corpus.jsonl"), "w", encoding="utf-8") as f:
+        for t in CORPUS:
+            f.write(json.dumps({"text": t}, ensure_ascii=False) + "\n")
+    with open(os.path.join(a.out, "stress.txt"), "w", encoding="utf-8", newline="") as f:
+        f.write(stress_text())
+    print(f"{len(CORPUS)} corpus strings, stress.txt {len(stress_text().encode())} bytes")
+
+
+if __name__ == "__main__":
+    main()
