@@ -101,11 +101,11 @@ const TensorView* SafetensorsFile::find(std::string_view name) const {
 
 void SafetensorsFile::parse() {
   const std::string& f = label_;
-  check(size_ >= 8, "{}: file is {} bytes, too short for the 8-byte header length", f, size_);
+  if (size_ < 8) fail("{}: file is {} bytes, too short for the 8-byte header length", f, size_);
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = n << 8 | base_[i];   // little-endian u64
-  check(n <= kMaxHeaderBytes, "{}: header length {} exceeds the {} byte limit", f, n, kMaxHeaderBytes);
-  check(n <= size_ - 8, "{}: header length {} runs past the end of the file ({} bytes)", f, n, size_);
+  if (n > kMaxHeaderBytes) fail("{}: header length {} exceeds the {} byte limit", f, n, kMaxHeaderBytes);
+  if (n > size_ - 8) fail("{}: header length {} runs past the end of the file ({} bytes)", f, n, size_);
   const char* text = reinterpret_cast<const char*>(base_ + 8);
   const uint8_t* data = base_ + 8 + n;
   const uint64_t data_size = size_ - 8 - n;
@@ -127,56 +127,56 @@ void SafetensorsFile::parse() {
   } catch (const json::exception& e) {
     fail("{}: header is not valid JSON: {}", f, e.what());
   }
-  check(header.is_object(), "{}: header must be a JSON object, got {}", f, json_type(header));
-  check(duplicate.empty(), "{}: tensor '{}' appears twice in the header", f, duplicate);
+  if (!header.is_object()) fail("{}: header must be a JSON object, got {}", f, json_type(header));
+  if (!duplicate.empty()) fail("{}: tensor '{}' appears twice in the header", f, duplicate);
 
   struct Span { uint64_t begin, end; size_t idx; };
   std::vector<Span> spans;
   std::vector<TensorView> views;
   for (const auto& [name, v] : header.items()) {
     if (name == "__metadata__") {
-      check(v.is_object(), "{}: __metadata__ must be an object of strings, got {}", f, json_type(v));
+      if (!v.is_object()) fail("{}: __metadata__ must be an object of strings, got {}", f, json_type(v));
       for (const auto& [k, s] : v.items()) {
-        check(s.is_string(), "{}: __metadata__ value for key '{}' must be a string, got {}", f, k, json_type(s));
+        if (!s.is_string()) fail("{}: __metadata__ value for key '{}' must be a string, got {}", f, k, json_type(s));
         metadata_[k] = s.get<std::string>();
       }
       continue;
     }
-    check(v.is_object(), "{}: tensor '{}': entry must be an object, got {}", f, name, json_type(v));
+    if (!v.is_object()) fail("{}: tensor '{}': entry must be an object, got {}", f, name, json_type(v));
     for (const char* field : {"dtype", "shape", "data_offsets"})
-      check(v.contains(field), "{}: tensor '{}': missing field '{}'", f, name, field);
+      if (!v.contains(field)) fail("{}: tensor '{}': missing field '{}'", f, name, field);
     const json& jd = v["dtype"];
     const json& js = v["shape"];
     const json& jo = v["data_offsets"];
-    check(jd.is_string(), "{}: tensor '{}': dtype must be a string, got {}", f, name, json_type(jd));
+    if (!jd.is_string()) fail("{}: tensor '{}': dtype must be a string, got {}", f, name, json_type(jd));
     auto dtype = dtype_from_name(jd.get_ref<const std::string&>());
-    check(dtype.has_value(), "{}: tensor '{}': unknown dtype '{}'", f, name, jd.get_ref<const std::string&>());
-    check(js.is_array(), "{}: tensor '{}': shape must be an array, got {}", f, name, json_type(js));
+    if (!dtype) fail("{}: tensor '{}': unknown dtype '{}'", f, name, jd.get_ref<const std::string&>());
+    if (!js.is_array()) fail("{}: tensor '{}': shape must be an array, got {}", f, name, json_type(js));
     TensorView t{name, *dtype, {}, nullptr, 0};
     uint64_t numel = 1;
     bool overflow = false;
     for (const json& d : js) {
-      check(d.is_number_integer(), "{}: tensor '{}': shape entries must be integers, got {}", f, name,
+      if (!d.is_number_integer()) fail("{}: tensor '{}': shape entries must be integers, got {}", f, name,
             brief(d));
       auto dim = as_count(d);
-      check(dim.has_value(), "{}: tensor '{}': shape dimension {} is negative or too large", f, name, brief(d));
+      if (!dim) fail("{}: tensor '{}': shape dimension {} is negative or too large", f, name, brief(d));
       t.shape.push_back(int64_t(*dim));
       overflow |= __builtin_mul_overflow(numel, *dim, &numel);
     }
     uint64_t nbytes = 0;
     overflow |= __builtin_mul_overflow(numel, uint64_t(dtype_size(*dtype)), &nbytes);
     overflow |= numel > uint64_t(std::numeric_limits<int64_t>::max());
-    check(!overflow, "{}: tensor '{}': shape {} x {} bytes overflows 64 bits", f, name, shape_str(t.shape),
+    if (overflow) fail("{}: tensor '{}': shape {} x {} bytes overflows 64 bits", f, name, shape_str(t.shape),
           dtype_size(*dtype));
-    check(jo.is_array() && jo.size() == 2, "{}: tensor '{}': data_offsets must be [begin, end], got {}", f,
+    if (!jo.is_array() || jo.size() != 2) fail("{}: tensor '{}': data_offsets must be [begin, end], got {}", f,
           name, brief(jo));
     auto begin = as_count(jo[0]), end = as_count(jo[1]);
-    check(begin && end, "{}: tensor '{}': data_offsets must be non-negative integers, got {}", f, name,
+    if (!begin || !end) fail("{}: tensor '{}': data_offsets must be non-negative integers, got {}", f, name,
           brief(jo));
-    check(*begin <= *end, "{}: tensor '{}': data_offsets begin {} > end {}", f, name, *begin, *end);
-    check(*end <= data_size, "{}: tensor '{}': data_offsets end {} is beyond the data region ({} bytes)", f,
+    if (*begin > *end) fail("{}: tensor '{}': data_offsets begin {} > end {}", f, name, *begin, *end);
+    if (*end > data_size) fail("{}: tensor '{}': data_offsets end {} is beyond the data region ({} bytes)", f,
           name, *end, data_size);
-    check(*end - *begin == nbytes, "{}: tensor '{}': data_offsets span {} bytes but shape {} of {} needs {}", f,
+    if (*end - *begin != nbytes) fail("{}: tensor '{}': data_offsets span {} bytes but shape {} of {} needs {}", f,
           name, *end - *begin, shape_str(t.shape), dtype_name(*dtype), nbytes);
     t.data = data + *begin;
     t.nbytes = size_t(nbytes);
@@ -190,7 +190,7 @@ void SafetensorsFile::parse() {
   const Span* prev = nullptr;
   for (const Span& s : spans) {
     if (s.begin == s.end) continue;
-    check(!prev || prev->end <= s.begin, "{}: tensors '{}' [{}, {}) and '{}' [{}, {}) overlap", f,
+    if (prev && prev->end > s.begin) fail("{}: tensors '{}' [{}, {}) and '{}' [{}, {}) overlap", f,
           views[prev->idx].name, prev->begin, prev->end, views[s.idx].name, s.begin, s.end);
     prev = &s;
   }

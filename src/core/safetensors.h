@@ -41,6 +41,7 @@ class SafetensorsFile {   // one file, memory-mapped (mmap, read-only)
   const TensorView* find(std::string_view name) const;                  // nullptr if absent
   const std::map<std::string, std::string>& metadata() const { return metadata_; }   // "__metadata__"
   const std::string& label() const { return label_; }                   // path (or from_bytes label)
+  std::span<const uint8_t> bytes() const { return {base_, size_}; }     // the whole file
   ~SafetensorsFile();
 
  private:

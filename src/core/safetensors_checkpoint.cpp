@@ -112,18 +112,20 @@ std::vector<std::string> Checkpoint::names() const {
 
 void Checkpoint::read_f32(std::string_view name, std::span<const int64_t> expected_shape, float* out) const {
   const TensorView& t = get(name);
-  check(std::equal(t.shape.begin(), t.shape.end(), expected_shape.begin(), expected_shape.end()),
-        "{}: tensor '{}' has shape {}, expected {}", label_, name, shape_str(t.shape), shape_str(expected_shape));
+  if (!std::equal(t.shape.begin(), t.shape.end(), expected_shape.begin(), expected_shape.end()))
+    fail("{}: tensor '{}' has shape {}, expected {}", label_, name, shape_str(t.shape), shape_str(expected_shape));
   if (t.dtype == DType::F8_E4M3 && ends_with(name, ".weight")) {
     const std::string scale_name = std::string(name) + "_scale_inv";
     check(has(scale_name), "{}: FP8 tensor '{}' has no scale tensor '{}'", label_, name, scale_name);
     const TensorView& s = get(scale_name);
-    check(t.shape.size() == 2, "{}: FP8 tensor '{}' must be 2-D for block dequantization, has shape {}", label_,
-          name, shape_str(t.shape));
+    if (t.shape.size() != 2)
+      fail("{}: FP8 tensor '{}' must be 2-D for block dequantization, has shape {}", label_, name,
+           shape_str(t.shape));
     const int64_t rows = t.shape[0], cols = t.shape[1];
     const std::vector<int64_t> want{(rows + kFp8Block - 1) / kFp8Block, (cols + kFp8Block - 1) / kFp8Block};
-    check(s.dtype == DType::F32 && s.shape == want, "{}: scale '{}' must be F32 {}, got {} {}", label_,
-          scale_name, shape_str(want), dtype_name(s.dtype), shape_str(s.shape));
+    if (s.dtype != DType::F32 || s.shape != want)
+      fail("{}: scale '{}' of FP8 tensor {} {} must be F32 {}, got {} {}", label_, scale_name, name,
+           shape_str(t.shape), shape_str(want), dtype_name(s.dtype), shape_str(s.shape));
     std::vector<float> scale(size_t(s.numel()));   // small; copied because the mapping may be unaligned
     std::memcpy(scale.data(), s.data, s.nbytes);
     dequantize_fp8_blocks(t.data, scale.data(), rows, cols, out);
