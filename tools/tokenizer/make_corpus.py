@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Writes tests/golden/tokenizer/corpus.jsonl (hand-picked strings) and stress.txt (~200 KB of seeded
-mixed-script text). Deterministic: re-running gives identical files.
+"""Writes tests/golden/tokenizer/corpus.jsonl (hand-picked strings), stress.txt (~200 KB of seeded
+mixed-script text) and train_corpus.txt / train_heldout.txt (synthetic text for the BPE trainer test). Deterministic: re-running gives identical files.
 
   python3 tools/tokenizer/make_corpus.py --out tests/golden/tokenizer
 """
@@ -131,6 +131,45 @@ def stress_text(seed=1234, target=200_000):
     return "".join(out)
 
 
+SUBJECTS = ["the model", "a student", "the teacher", "our router", "each expert", "the cache", "this proof",
+            "the reward", "a small network", "the optimizer"]
+VERBS = ["computes", "checks", "predicts", "stores", "learns", "routes", "verifies", "samples", "updates", "reads"]
+OBJECTS = ["the next token", "every gradient", "a long answer", "the attention weights", "two numbers",
+           "the final result", "a short sentence", "its own mistakes", "the key and value", "all experts"]
+ADVERBS = ["quickly", "carefully", "again", "in parallel", "step by step", "without error", "once more", "slowly"]
+
+
+def training_text(seed, n_lines):
+    """Synthetic but varied text for the BPE trainer test: prose, arithmetic, chat turns, a little CJK."""
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(n_lines):
+        r = rng.random()
+        if r < 0.20:  # pseudo-words from syllables give the trainer many distinct words
+            syl = ["ka", "lo", "mi", "se", "ru", "dat", "ven", "tor", "pha", "qui", "ex", "bro", "zel", "ing", "tion"]
+            s = " ".join("".join(rng.choice(syl) for _ in range(rng.randint(1, 4))) for _ in range(rng.randint(3, 12)))
+            s = s.capitalize() + rng.choice([".", "!", "?", ",", ";"])
+        elif r < 0.45:
+            s = f"{rng.choice(SUBJECTS).capitalize()} {rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(ADVERBS)}."
+            if rng.random() < 0.5:
+                s += f" Then {rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)}."
+        elif r < 0.70:
+            a, b = rng.randint(0, 9999), rng.randint(0, 9999)
+            op = rng.choice("+-*")
+            v = a + b if op == "+" else a - b if op == "-" else a * b
+            s = f"What is {a} {op} {b}? <think> {a} {op} {b} = {v} </think> <answer>{v}</answer>"
+        elif r < 0.85:
+            s = (f"<|im_start|>user\nWhy does {rng.choice(SUBJECTS)} {rng.choice(VERBS).rstrip('s')} "
+                 f"{rng.choice(OBJECTS)}?<|im_end|>\n<|im_start|>assistant\nBecause it {rng.choice(VERBS)} "
+                 f"{rng.choice(OBJECTS)}.<|im_end|>")
+        elif r < 0.95:
+            s = f"<｜begin▁of▁sentence｜><｜User｜>{rng.randint(1, 99)}+{rng.randint(1, 99)}=?<｜Assistant｜>Let me think."
+        else:
+            s = rng.choice(["模型预测下一个词。", "専門家のルーティング。", "전문가 라우팅.", "Модель учится.", "café naïve"])
+        lines.append(s)
+    return "\n".join(lines) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -141,6 +180,10 @@ def main():
             f.write(json.dumps({"text": t}, ensure_ascii=False) + "\n")
     with open(os.path.join(a.out, "stress.txt"), "w", encoding="utf-8", newline="") as f:
         f.write(stress_text())
+    with open(os.path.join(a.out, "train_corpus.txt"), "w", encoding="utf-8", newline="") as f:
+        f.write(training_text(7, 800))
+    with open(os.path.join(a.out, "train_heldout.txt"), "w", encoding="utf-8", newline="") as f:
+        f.write(training_text(8, 150))
     print(f"{len(CORPUS)} corpus strings, stress.txt {len(stress_text().encode())} bytes")
 
 
