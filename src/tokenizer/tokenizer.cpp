@@ -81,6 +81,17 @@ Tokenizer Tokenizer::load(const std::string& dir) {
 }
 
 Tokenizer Tokenizer::from_json(const std::string& tokenizer_json, const std::string& config_json, std::string label) {
+  // Every field is checked with a message naming its JSON path; this net turns any access we did not
+  // anticipate (a mistyped field deep in a mutated file) into an Error too, never a crash.
+  try {
+    return from_json_checked(tokenizer_json, config_json, label);
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: unexpected JSON structure: {}", label, e.what());
+  }
+}
+
+Tokenizer Tokenizer::from_json_checked(const std::string& tokenizer_json, const std::string& config_json,
+                                       const std::string& label) {
   auto t = std::make_shared<Impl>();
   t->label = label;
   nlohmann::json j = parse_json(tokenizer_json, label);
@@ -128,6 +139,10 @@ Tokenizer Tokenizer::from_json(const std::string& tokenizer_json, const std::str
     added.push_back(tok);
   }
 
+  // Ids index dense tables; refuse absurdly sparse ids instead of allocating gigabytes.
+  size_t n_tokens = t->bpe.vocab().size() + added.size();
+  check(static_cast<size_t>(max_id) < 2 * n_tokens + 1024, "{}: max token id {} is far above the {} tokens defined",
+        label, max_id, n_tokens);
   t->text.assign(max_id + 1, std::string());
   t->bytes.assign(max_id + 1, std::string());
   t->special.assign(max_id + 1, 0);

@@ -42,6 +42,8 @@ class Tokenizer {
   struct Impl;
 
  private:
+  static Tokenizer from_json_checked(const std::string& tokenizer_json, const std::string& config_json,
+                                     const std::string& label);
   std::shared_ptr<const Impl> impl_;
 };
 
