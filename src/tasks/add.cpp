@@ -38,7 +38,7 @@ struct Column {
 std::vector<Column> columns(int64_t big, int64_t small, bool subtract) {
   std::vector<Column> cols;
   int carry = 0;
-  while (big > 0 || small > 0) {
+  do {  // at least one column, so 0 + 0 has one
     Column c{static_cast<int>(big % 10), static_cast<int>(small % 10), carry, 0, 0, 0};
     if (subtract) {
       int v = c.da - c.db - carry;
@@ -53,7 +53,7 @@ std::vector<Column> columns(int64_t big, int64_t small, bool subtract) {
     cols.push_back(c);
     big /= 10;
     small /= 10;
-  }
+  } while (big > 0 || small > 0);
   if (!subtract && carry) cols.push_back({0, 0, carry, carry, carry, 0, true});
   return cols;
 }
@@ -154,6 +154,9 @@ class AddTask final : public IntegerTask {
  protected:
   std::string render(const Problem& p, SolutionStyle style, uint64_t seed, Lang lang) const override {
     check(p.numbers.size() == 2, "task {}: problem needs 2 numbers, has {}", name(), p.numbers.size());
+    constexpr int64_t kMax = 1'000'000'000'000'000'000 / 10;
+    check(p.numbers[0] >= 0 && p.numbers[0] < kMax && p.numbers[1] > -kMax && p.numbers[1] < kMax,
+          "task {}: numbers must be 0 <= a < 1e17 and |b| < 1e17, got {} and {}", name(), p.numbers[0], p.numbers[1]);
     Rng rng(hash_string(fmt::format("{}|{}|{}|{}", p.numbers[0], p.numbers[1], static_cast<int>(style), seed)));
     if (lang == Lang::Auto) lang = zh_ ? static_cast<Lang>(rng.uniform(1, 3)) : Lang::En;
     check(zh_ || lang == Lang::En, "task {} renders English reasoning only (use add-zh)", name());

@@ -61,10 +61,12 @@ Checked check_answer(const Problem& p, std::string_view completion) {
 struct Steps {
   const Expr& e;
   std::vector<Rational> values;
-  std::string line(int node, std::optional<Rational> shown = {}) const {
+  std::string operation(int node) const {  // "50 * 5"
     const ExprNode& n = e.nodes[node];
-    return fmt::format("{} {} {} = {}", values[n.lhs].str(), n.op, values[n.rhs].str(),
-                       (shown ? *shown : values[node]).str());
+    return fmt::format("{} {} {}", values[n.lhs].str(), n.op, values[n.rhs].str());
+  }
+  std::string line(int node, std::optional<Rational> shown = {}) const {
+    return fmt::format("{} = {}", operation(node), (shown ? *shown : values[node]).str());
   }
   // Recomputes every operator node from index `first` on (so ancestors see a change); false on division by zero.
   bool propagate(size_t first) {
@@ -189,7 +191,7 @@ class CountdownTask final : public Task {
           if (!bad.propagate(nodes[k] + 1) || bad.values[e.root()] == s.values[e.root()]) continue;
           std::string wrong_try = fmt::format("Try {}. That gives {}, not {}.", join_steps(bad, nodes, 0),
                                               bad.values[e.root()].str(), p.target);
-          std::string catch_it = fmt::format("Wait, let me check {}: it is {}, not {}.", s.line(nodes[k]),
+          std::string catch_it = fmt::format("Wait, let me check {}: it is {}, not {}.", s.operation(nodes[k]),
                                              s.values[nodes[k]].str(), slipped->str());
           return r1_completion(
               fmt::format("{}\n{}\n{}\nSo {}. {}\n{}", goal, wrong_try, catch_it, join_steps(s, nodes, k), done, so),
@@ -225,7 +227,8 @@ class CountdownTask final : public Task {
   }
 
  private:
-  // Combines random pairs of the pool like a player would: positive integer results, no x*1 or x/1.
+  // Combines random pairs of the pool like a player would: positive integer results, no step that gives back one of
+  // its operands (x*1, x/1) or an earlier intermediate value (+5 then -5), so no step is wasted.
   static std::optional<Expr> random_solution(const std::vector<int64_t>& chosen, Rng& rng) {
     Expr e;
     std::vector<std::pair<int, int64_t>> pool;  // node, value
@@ -233,6 +236,7 @@ class CountdownTask final : public Task {
       e.nodes.push_back({0, -1, -1, v});
       pool.emplace_back(e.root(), v);
     }
+    std::vector<int64_t> intermediates;
     while (pool.size() > 1) {
       size_t i = rng.uniform(0, pool.size() - 1), j = rng.uniform(0, pool.size() - 2);
       if (j >= i) ++j;
@@ -245,7 +249,9 @@ class CountdownTask final : public Task {
       char op = ops[rng.uniform(0, static_cast<int64_t>(ops.size()) - 1)];
       int64_t v = op == '+' ? x.second + y.second : op == '-' ? x.second - y.second
                 : op == '*' ? x.second * y.second : x.second / y.second;
-      if (v > 1000000) return std::nullopt;
+      if (v > 1000000 || v == x.second || v == y.second) return std::nullopt;
+      if (std::find(intermediates.begin(), intermediates.end(), v) != intermediates.end()) return std::nullopt;
+      intermediates.push_back(v);
       e.nodes.push_back({op, x.first, y.first, 0});
       pool.erase(pool.begin() + std::max(i, j));
       pool.erase(pool.begin() + std::min(i, j));

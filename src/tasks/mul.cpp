@@ -79,8 +79,9 @@ class MulTask final : public IntegerTask {
  protected:
   std::string render(const Problem& p, SolutionStyle style, uint64_t seed, Lang lang) const override {
     check(lang == Lang::Auto || lang == Lang::En, "task mul renders English reasoning only");
-    check(p.numbers.size() == 2 && p.numbers[0] > 0 && p.numbers[1] > 0,
-          "task mul: problem needs 2 positive numbers");
+    check(p.numbers.size() == 2 && p.numbers[0] > 0 && p.numbers[1] > 0 && p.numbers[0] < 1'000'000'000 &&
+              p.numbers[1] < 1'000'000'000,
+          "task mul: problem needs 2 numbers in 1..999999999");
     int64_t a = p.numbers[0], b = p.numbers[1];
     Rng rng(hash_string(fmt::format("{}|{}|{}|{}", a, b, static_cast<int>(style), seed)));
     std::string expr = fmt::format("{} * {}", a, b);
