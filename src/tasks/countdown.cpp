@@ -65,9 +65,7 @@ struct Steps {
     const ExprNode& n = e.nodes[node];
     return fmt::format("{} {} {}", values[n.lhs].str(), n.op, values[n.rhs].str());
   }
-  std::string line(int node, std::optional<Rational> shown = {}) const {
-    return fmt::format("{} = {}", operation(node), (shown ? *shown : values[node]).str());
-  }
+  std::string line(int node) const { return fmt::format("{} = {}", operation(node), values[node].str()); }
   // Recomputes every operator node from index `first` on (so ancestors see a change); false on division by zero.
   bool propagate(size_t first) {
     for (size_t i = first; i < e.nodes.size(); ++i) {
@@ -96,11 +94,10 @@ std::vector<int> op_nodes(const Expr& e) {
   return ops;
 }
 
-std::string join_steps(const Steps& s, const std::vector<int>& nodes, size_t from, int slip = -1,
-                       std::optional<Rational> slip_shown = {}) {
+// "a op b = c, c op d = e" over nodes[from..].
+std::string join_steps(const Steps& s, const std::vector<int>& nodes, size_t from) {
   std::string out;
-  for (size_t k = from; k < nodes.size(); ++k)
-    out += (out.empty() ? "" : ", ") + s.line(nodes[k], nodes[k] == slip ? slip_shown : std::nullopt);
+  for (size_t k = from; k < nodes.size(); ++k) out += (out.empty() ? "" : ", ") + s.line(nodes[k]);
   return out;
 }
 
@@ -212,8 +209,7 @@ class CountdownTask final : public Task {
             swapped.nodes[node].op = op;
             auto v = swapped.eval();
             if (!v || v->is_integer(p.target)) continue;
-            Steps shown = evaluate(swapped);
-            for (size_t i = 0; i < e.nodes.size(); ++i) shown.values[i] = s.values[i];
+            Steps shown{swapped, s.values};  // the swapped operators with the original results
             return r1_completion(fmt::format("{}\nTry {}. {}\nSo the answer is {}.", goal,
                                              join_steps(shown, nodes, 0), done, swapped.str()),
                                  swapped.str());
