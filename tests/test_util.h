@@ -1,0 +1,63 @@
+// Shared test helpers: seeded random tensors, finite-difference directional derivatives, normalized error.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/rng.h"
+
+namespace nanoseek::test {
+
+inline std::string source_dir() { return NANOSEEK_SOURCE_DIR; }
+
+inline std::vector<float> randn(size_t n, uint64_t seed, float std = 1.f) {
+  Rng r(seed);
+  std::vector<float> v(n);
+  for (auto& x : v) x = float(r.normal()) * std;
+  return v;
+}
+
+inline double dot(const std::vector<float>& a, const std::vector<float>& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += double(a[i]) * b[i];
+  return s;
+}
+
+// max |a-b| / max(max|b|, floor): the "normalized error" of llama.cpp's test-backend-ops.
+inline double norm_err(const float* a, const float* b, size_t n, double floor = 1e-6) {
+  double md = 0, mb = floor;
+  for (size_t i = 0; i < n; ++i) {
+    md = std::max(md, std::fabs(double(a[i]) - b[i]));
+    mb = std::max(mb, std::fabs(double(b[i])));
+  }
+  return md / mb;
+}
+
+// Checks the analytic gradient `grad` of scalar f at x (x is perturbed in place and restored) along `ndirs` random
+// unit directions: |g·v − (f(x+hv) − f(x−hv))/2h| <= tol · max(|g·v|, |FD|, abs_floor).
+// Float32 central differences have error ~ eps_f32·|f|/h + h²·|f'''|; h = 1e-2·(scale) keeps both near 1e-4
+// relative for the O(1) smooth functions tested here, hence tol 1e-2 by default.
+inline void check_directional(const std::string& what, std::vector<float>& x, const std::vector<float>& grad,
+                              const std::function<double()>& f, int ndirs = 4, double h = 1e-2, double tol = 1e-2,
+                              double abs_floor = 1e-4, uint64_t seed = 99) {
+  ASSERT_EQ(x.size(), grad.size()) << what;
+  for (int k = 0; k < ndirs; ++k) {
+    std::vector<float> v = randn(x.size(), seed + k);
+    double nv = std::sqrt(dot(v, v));
+    for (auto& e : v) e = float(e / nv);
+    std::vector<float> x0 = x;
+    for (size_t i = 0; i < x.size(); ++i) x[i] = x0[i] + float(h) * v[i];
+    double fp = f();
+    for (size_t i = 0; i < x.size(); ++i) x[i] = x0[i] - float(h) * v[i];
+    double fm = f();
+    x = x0;
+    double fd = (fp - fm) / (2 * h), an = dot(grad, v);
+    double scale = std::max({std::fabs(fd), std::fabs(an), abs_floor});
+    EXPECT_LE(std::fabs(fd - an), tol * scale) << what << " direction " << k << ": analytic " << an << " vs FD " << fd;
+  }
+}
+
+}  // namespace nanoseek::test
