@@ -1,0 +1,68 @@
+// The generation engine: prefill, then KV-cached decode with the compressed MLA cache and absorbed attention
+// (spec §1.5–§1.6), for a batch of sequences with different prompt and output lengths in one engine step.
+// G samples of one prompt share its prefill (the cache rows of the prompt are copied, not recomputed).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+
+namespace nanoseek {
+
+struct SamplingParams {
+  float temperature = 1.0f;   // 0 = greedy (argmax)
+  float top_p = 1.0f;         // nucleus mass kept (1 = off)
+  int top_k = 0;              // 0 = off
+  uint64_t seed = 0;          // sample i of prompt p draws from Rng::derive(seed, p·n + i): batch-independent
+  int max_new_tokens = 256;
+  std::vector<int32_t> stop_ids;          // e.g. EOS; the stop token is included in the output tokens
+  std::vector<std::string> stop_strings;  // checked on decoded text (needs detokenize in GenerateRequest)
+};
+
+struct Completion {
+  int prompt_index = 0;             // which prompt
+  int sample_index = 0;             // which of its n samples
+  std::vector<int32_t> tokens;      // generated tokens (prompt excluded)
+  std::vector<float> logprobs;      // log π(token) under the sampling distribution's model (temperature-free)
+  std::string finish_reason;        // "stop" (stop id / string) or "length"
+};
+
+// Streaming callback: (completion index in the output vector, newly sampled token). Return false to stop that
+// sequence early.
+using TokenCallback = std::function<bool(size_t, int32_t)>;
+
+struct GenerateRequest {
+  std::vector<std::vector<int32_t>> prompts;
+  int n = 1;                        // samples per prompt (G)
+  SamplingParams sampling;
+  TokenCallback on_token;           // optional
+  std::function<std::string(const std::vector<int32_t>&)> detokenize;  // needed only for stop_strings
+};
+
+struct CachePlan {
+  int64_t slots = 0, max_len = 0, layers = 0, values_per_token = 0;
+  size_t bytes = 0;
+  std::string describe() const;
+};
+
+class Engine {
+ public:
+  // Reserves the compressed cache for `max_batch` concurrent sequences of up to `max_len` tokens
+  // (prompt + generated); the cache plan is printed by describe().
+  Engine(const Model& m, int64_t max_batch, int64_t max_len);
+  ~Engine();
+  const CachePlan& plan() const;
+  // Generates all prompts × n samples, scheduling up to max_batch sequences at a time.
+  std::vector<Completion> generate(const GenerateRequest& req);
+  // Teacher-forced logits through the cache (prefill of `tokens` into a fresh sequence): [T, V]. Test hook that the
+  // cached path equals the full forward at every position.
+  std::vector<float> prefill_logits(const std::vector<int32_t>& tokens);
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+}  // namespace nanoseek
