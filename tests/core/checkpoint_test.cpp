@@ -168,7 +168,7 @@ void write_one(const std::string& path, const std::string& name, DType dt, std::
 TEST(CheckpointErrors, Fp8ScaleMissingWrongShapeWrongDtype) {
   TempDir dir;
   std::vector<uint8_t> q(200 * 10);
-  std::vector<float> s(4);
+  std::vector<float> s(16);
   std::vector<float> out(2000);
   const int64_t shape[] = {200, 10};
   auto ck_with = [&](std::vector<TensorWrite> ts) {
