@@ -1,0 +1,173 @@
+#include "train/pretrain.h"
+
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <chrono>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "model/checkpoint.h"
+#include "model/counts.h"
+
+namespace nanoseek {
+
+PretrainStage::PretrainStage(const Recipe& r, const Model& m, std::shared_ptr<const Shard> train,
+                             std::shared_ptr<const Shard> val, Tokenizer tok, std::string tokenizer_dir)
+    : ws(plan_workspace(m.cfg, r.batch_size, r.seq_len, true)),
+      r_(r),
+      train_(std::move(train)),
+      val_(std::move(val)),
+      loader_(*train_, r.batch_size, r.seq_len, r.seed),
+      tok_(std::move(tok)),
+      tok_dir_(std::move(tokenizer_dir)),
+      lc_{r.mtp_lambda, r.alpha} {}
+
+MicroResult PretrainStage::micro_step(Model& m, int64_t, int) {
+  const Batch b = loader_.next();
+  const StepStats s = m.forward(b, ws, lc_);
+  m.backward(b, ws, lc_);
+  MicroResult out;
+  out.tokens = b.B * b.T;
+  out.metrics = {{"loss", s.loss}, {"ce_loss", s.ce}, {"mtp_loss", s.mtp}, {"balance_loss", s.bal}};
+  out.expert_load = s.expert_load;
+  return out;
+}
+
+nlohmann::json PretrainStage::state() const {
+  return {{"loader_epoch", loader_.pos().epoch}, {"loader_cursor", loader_.pos().cursor}};
+}
+
+void PretrainStage::restore(const nlohmann::json& j) {
+  loader_.set_pos({j.at("loader_epoch").get<int64_t>(), j.at("loader_cursor").get<int64_t>()});
+}
+
+std::map<std::string, double> PretrainStage::evaluate(Model& m, int64_t step) {
+  auto out = validation_loss(m, *val_, r_.batch_size, r_.seq_len, r_.val_batches);
+  if (r_.problems_per_level > 0) {
+    AccuracyOptions o;
+    o.tasks = r_.eval_tasks.empty() ? r_.data.tasks : r_.eval_tasks;
+    o.levels = r_.eval_levels;
+    o.problems_per_level = r_.problems_per_level;
+    o.max_new_tokens = int(r_.max_new_tokens);
+    o.format = parse_prompt_format(r_.format);
+    // The last evaluation reports held-out TEST problems; periodic ones use the validation split.
+    const bool final = step == r_.steps;
+    o.split = final ? Split::Test : Split::Val;
+    for (auto& [k, v] : task_accuracy(m, tok_, o)) out[(final ? "test_" : "val_") + k] = v;
+  }
+  return out;
+}
+
+void PretrainStage::save_extra(const std::string& dir) const {
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+    if (file_exists(tok_dir_ + "/" + f)) write_file_atomic(dir + "/" + f, read_file(tok_dir_ + "/" + f));
+}
+
+namespace {
+
+double mib(double bytes) { return bytes / double(1 << 20); }
+
+void check_recipe(const Recipe& r) {
+  check(r.steps > 0, "{}: train.steps must be > 0", r.path);
+  check(r.batch_size > 0 && r.seq_len > 1 && r.grad_accum > 0,
+        "{}: train.batch_size, train.seq_len (>1) and train.grad_accum must be positive", r.path);
+  check(r.lr > 0 && r.min_lr >= 0, "{}: train.lr must be > 0 and train.min_lr >= 0", r.path);
+  check(r.warmup >= 0 && r.warmup < r.steps, "{}: train.warmup ({}) must be in [0, steps)", r.path, r.warmup);
+  check(r.beta1 >= 0 && r.beta1 < 1 && r.beta2 >= 0 && r.beta2 < 1, "{}: AdamW betas must be in [0, 1)", r.path);
+  check(r.gamma >= 0 && r.alpha >= 0 && r.mtp_lambda >= 0, "{}: gamma, alpha and mtp_lambda must be >= 0", r.path);
+  parse_prompt_format(r.format);
+  parse_lr_kind(r.schedule);
+}
+
+}  // namespace
+
+PretrainResult run_pretrain(const std::string& recipe_path, const std::string& out, const std::vector<std::string>& sets,
+                            bool resume, bool quiet) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Recipe r = load_recipe(recipe_path);
+  for (const auto& s : sets) apply_override(r, s);
+  check_recipe(r);
+  if (r.threads > 0) omp_set_num_threads(int(r.threads));
+  r.data.format = parse_prompt_format(r.format);
+  make_dirs(out);
+
+  // Corpus: given, reused from OUT/corpus, or built there now.
+  std::string corpus = r.corpus;
+  if (corpus.empty()) {
+    corpus = out + "/corpus";
+    if (!file_exists(corpus + "/corpus.json")) build_corpus(r.data, corpus, !quiet);
+    else if (!quiet) fmt::print("corpus: reusing {}\n", corpus);
+  }
+  const std::string tok_dir = corpus + "/tokenizer";
+  Tokenizer tok = Tokenizer::load(tok_dir);
+  auto train = std::make_shared<const Shard>(read_shard(corpus + "/train.bin", tok.vocab_size()));
+  auto val = std::make_shared<const Shard>(read_shard(corpus + "/val.bin", tok.vocab_size()));
+
+  const ModelConfig cfg = parse_config(model_config_json(r, tok.vocab_size(), tok.bos_id(), tok.eos_id()),
+                                       r.path + " [model]");
+  check(cfg.vocab_size >= tok.vocab_size(), "{}: model.vocab_size {} is smaller than the tokenizer's {}", r.path,
+        cfg.vocab_size, tok.vocab_size());
+  check(r.seq_len <= cfg.max_position_embeddings, "{}: train.seq_len {} exceeds max_position_embeddings {}", r.path,
+        r.seq_len, cfg.max_position_embeddings);
+  Model m(cfg);
+  init_weights(m, r.seed);
+  m.enable_grad();
+  PretrainStage stage(r, m, train, val, tok, tok_dir);
+
+  TrainConfig tc;
+  tc.steps = r.steps;
+  tc.grad_accum = r.grad_accum;
+  tc.lr = LrSchedule{parse_lr_kind(r.schedule), r.lr, r.min_lr, r.warmup, r.steps, r.decay_frac};
+  tc.adamw = AdamWConfig{r.beta1, r.beta2, r.eps, r.weight_decay};
+  tc.clip = r.clip;
+  tc.gamma = cfg.has_correction_bias() ? r.gamma : 0.0;
+  tc.gamma_until = r.gamma_until;
+  tc.log_every = r.log_every;
+  tc.eval_every = r.eval_every;
+  tc.ckpt_every = r.ckpt_every;
+  tc.keep_ckpts = int(r.keep_ckpts);
+  tc.out_dir = out;
+  tc.quiet = quiet;
+
+  if (!quiet) {
+    const ModelCounts mc = count_model(cfg, r.seq_len);
+    const int64_t per_step = r.batch_size * r.seq_len * r.grad_accum;
+    fmt::print("model: {} params ({} active/token) + {} MTP, vocab {}, {} layers, {} experts (top-{})\n",
+               mc.total_params, mc.active_params_per_token, mc.mtp_params, cfg.vocab_size, cfg.num_hidden_layers,
+               cfg.n_routed_experts, cfg.num_experts_per_tok);
+    fmt::print("batch: B {} x T {} x accum {} = {} tokens/step; {} steps = {:.2f}M tokens ({:.2f} epochs of {} "
+               "train tokens)\n",
+               r.batch_size, r.seq_len, r.grad_accum, per_step, r.steps, double(per_step * r.steps) / 1e6,
+               double(per_step * r.steps) / double(train->tokens.size()), train->tokens.size());
+    const double pb = double(m.param_bytes());
+    fmt::print("memory: params {:.1f} MiB, grads {:.1f} MiB, Adam moments {:.1f} MiB, activations {:.1f} MiB "
+               "(B x T = {} x {}), total {:.1f} MiB; {} threads\n",
+               mib(pb), mib(pb), mib(2 * pb), mib(double(stage.ws.bytes)), r.batch_size, r.seq_len,
+               mib(4 * pb + double(stage.ws.bytes)), omp_get_max_threads());
+    fmt::print("balancing: gamma {} (aux-loss-free bias), alpha {} (sequence-wise loss); MTP lambda {}\n", tc.gamma,
+               r.alpha, r.mtp_lambda);
+  }
+
+  Trainer trainer(m, tc, stage);
+  if (resume) trainer.resume();
+  PretrainResult res;
+  res.completed = trainer.run();
+  res.steps = trainer.step();
+  res.losses = trainer.losses;
+  res.train_seconds = trainer.train_seconds;
+  res.final_eval = trainer.last_eval;
+  if (res.completed) {
+    trainer.save_final(out + "/final");
+    nlohmann::json ev = res.final_eval;
+    ev["steps"] = res.steps;
+    ev["train_seconds"] = res.train_seconds;
+    ev["threads"] = omp_get_max_threads();
+    write_file_atomic(out + "/final/eval.json", ev.dump(1) + "\n");
+    if (!quiet) fmt::print("final model: {}/final\n", out);
+  }
+  res.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return res;
+}
+
+}  // namespace nanoseek

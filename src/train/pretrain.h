@@ -1,0 +1,52 @@
+// Pretraining: the next-token (+ MTP, + optional balance loss) stage plugged into the shared Trainer, and the
+// whole `nanoseek pretrain` pipeline (recipe → corpus → model → train → DIR/final) as a library call so tests
+// can run it end to end.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/loader.h"
+#include "tokenizer/tokenizer.h"
+#include "train/eval.h"
+#include "train/recipe.h"
+#include "train/trainer.h"
+
+namespace nanoseek {
+
+class PretrainStage : public TrainStage {
+ public:
+  PretrainStage(const Recipe& r, const Model& m, std::shared_ptr<const Shard> train, std::shared_ptr<const Shard> val,
+                Tokenizer tok, std::string tokenizer_dir);
+  MicroResult micro_step(Model& m, int64_t step, int micro) override;
+  nlohmann::json state() const override;
+  void restore(const nlohmann::json& j) override;
+  std::map<std::string, double> evaluate(Model& m, int64_t step) override;
+  void save_extra(const std::string& dir) const override;  // tokenizer.json + tokenizer_config.json
+
+  Workspace ws;  // planned with grad for B×T
+
+ private:
+  const Recipe& r_;
+  std::shared_ptr<const Shard> train_, val_;
+  DataLoader loader_;
+  Tokenizer tok_;
+  std::string tok_dir_;
+  LossConfig lc_;
+};
+
+struct PretrainResult {
+  bool completed = false;            // false when stopped by SIGINT
+  int64_t steps = 0;
+  double train_seconds = 0, total_seconds = 0;
+  std::vector<double> losses;        // per step run in this call
+  std::map<std::string, double> final_eval;
+};
+
+// `nanoseek pretrain`: builds (or reuses OUT/corpus) the corpus, trains, writes OUT/final (a model dir with the
+// tokenizer) and OUT/final/eval.json. resume continues from the newest OUT/ckpt-STEP.
+PretrainResult run_pretrain(const std::string& recipe_path, const std::string& out_dir,
+                            const std::vector<std::string>& overrides, bool resume, bool quiet = false);
+
+}  // namespace nanoseek

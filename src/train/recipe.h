@@ -1,0 +1,56 @@
+// Training recipes: one TOML file with [model], [data], [train] and [eval] sections (toml++).
+//
+//   [model]  config = "path/config.json" and/or inline HF config fields (inline fields override the file;
+//            q_lora_rank = 0 means null). vocab_size / bos / eos default to the corpus tokenizer's.
+//   [data]   the corpus (data/corpus.h CorpusSpec), or corpus = "DIR" to reuse a built one.
+//   [train]  batch arithmetic, optimizer, schedule, balancing (gamma, alpha), MTP (mtp_lambda), checkpoints.
+//   [eval]   validation loss and greedy accuracy by task and level.
+// Keys are strict: an unknown key is an Error naming it (with the file) and the nearest valid key.
+// Overrides: apply_override(r, "train.lr=3e-4") — the value is parsed as the field's type.
+// Every field is declared once in recipe.cpp's table (name, type, help): parsing, --set and the help print
+// all walk that table.
+#pragma once
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "data/corpus.h"
+
+namespace nanoseek {
+
+struct Recipe {
+  std::string path;                   // the file it came from (for messages)
+  // [model]
+  std::string model_config;           // "" = inline only
+  nlohmann::json model_inline = nlohmann::json::object();
+  // [data]
+  CorpusSpec data;
+  std::string corpus;                 // prebuilt corpus dir ("" = build into OUT/corpus)
+  std::string format = "r1-zero";
+  // [train]
+  int64_t steps = 1000, batch_size = 16, seq_len = 256, grad_accum = 1, warmup = 50;
+  double lr = 1e-3, min_lr = 1e-4, decay_frac = 0.2;
+  std::string schedule = "cosine";
+  double weight_decay = 0.1, beta1 = 0.9, beta2 = 0.95, eps = 1e-8, clip = 1.0;
+  double gamma = 0.001, gamma_until = 1.0, alpha = 0.0, mtp_lambda = 0.3;
+  uint64_t seed = 1234;
+  int64_t log_every = 10, ckpt_every = 0, keep_ckpts = 2, threads = 0;  // threads 0 = OMP default
+  // [eval]
+  int64_t eval_every = 0, val_batches = 8, problems_per_level = 50, max_new_tokens = 160;
+  std::vector<std::string> eval_tasks;  // empty = data.tasks
+  std::vector<std::string> eval_levels; // empty = every level
+};
+
+Recipe load_recipe(const std::string& path);
+Recipe parse_recipe(const std::string& toml_text, const std::string& label);
+void apply_override(Recipe& r, const std::string& assignment);   // "section.key=value"
+std::string recipe_help();                                       // every key, type and help line
+
+// The model config: file + inline fields, with vocab/bos/eos from the tokenizer unless given.
+nlohmann::json model_config_json(const Recipe& r, int64_t vocab_size, int64_t bos_id, int64_t eos_id);
+
+size_t edit_distance(const std::string& a, const std::string& b);
+std::string did_you_mean(const std::string& key, const std::vector<std::string>& valid);  // " (did you mean 'x'?)"
+
+}  // namespace nanoseek

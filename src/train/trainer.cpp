@@ -1,0 +1,224 @@
+#include "train/trainer.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/safetensors.h"
+#include "model/checkpoint.h"
+
+namespace nanoseek {
+namespace fs = std::filesystem;
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_sigint(int) {
+  g_stop = true;
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C kills
+}
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Keeps the lines of metrics.jsonl whose step is <= keep_step (a resumed run rewrites what follows).
+void truncate_metrics(const std::string& path, int64_t keep_step) {
+  if (!file_exists(path)) return;
+  std::istringstream in(read_file(path));
+  std::string line, out;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.contains("step") || j["step"].get<int64_t>() > keep_step) continue;
+    out += line + "\n";
+  }
+  write_file_atomic(path, out);
+}
+
+}  // namespace
+
+std::string format_duration(double s) {
+  if (!(s >= 0) || s > 1e7) return "?";
+  const int64_t t = int64_t(s + 0.5);
+  if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, t / 60 % 60);
+  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
+  return fmt::format("{}s", t);
+}
+
+std::string latest_checkpoint(const std::string& out_dir) {
+  if (!dir_exists(out_dir)) return "";
+  int64_t best = -1;
+  std::string path;
+  for (const auto& e : fs::directory_iterator(out_dir)) {
+    const std::string name = e.path().filename().string();
+    if (!e.is_directory() || name.rfind("ckpt-", 0) != 0 || name == "ckpt-tmp") continue;
+    const std::string num = name.substr(5);
+    if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (!file_exists(e.path().string() + "/trainer_state.json")) continue;
+    const int64_t s = std::stoll(num);
+    if (s > best) best = s, path = e.path().string();
+  }
+  return path;
+}
+
+Trainer::Trainer(Model& m, TrainConfig c, TrainStage& stage)
+    : m_(m), c_(std::move(c)), stage_(stage), opt_(m.layout, c_.adamw) {
+  check(!c_.out_dir.empty(), "trainer: out_dir is empty");
+  check(c_.steps > 0 && c_.grad_accum > 0, "trainer: steps ({}) and grad_accum ({}) must be > 0", c_.steps,
+        c_.grad_accum);
+  if (m_.grads.empty()) m_.enable_grad();
+  make_dirs(c_.out_dir);
+}
+
+void Trainer::save_final(const std::string& dir) {
+  save_model(m_, dir, DType::F32);
+  stage_.save_extra(dir);
+}
+
+void Trainer::save_checkpoint() {
+  const std::string final_dir = fmt::format("{}/ckpt-{}", c_.out_dir, step_);
+  if (dir_exists(final_dir)) return;  // already saved at this step
+  const std::string tmp = c_.out_dir + "/ckpt-tmp";
+  fs::remove_all(tmp);
+  save_final(tmp);
+  const std::vector<int64_t> shape{int64_t(opt_.m.size())};
+  const TensorWrite moments[] = {{"exp_avg", DType::F32, shape, opt_.m.data()},
+                                 {"exp_avg_sq", DType::F32, shape, opt_.v.data()}};
+  write_safetensors(tmp + "/optimizer.safetensors", moments);
+  const nlohmann::json st = {{"step", step_}, {"adam_t", opt_.t}, {"tokens_seen", tokens_seen_},
+                             {"elapsed_s", elapsed_}, {"stage", stage_.state()}};
+  write_file_atomic(tmp + "/trainer_state.json", st.dump(1) + "\n");  // written last: marks a complete checkpoint
+  fs::rename(tmp, final_dir);  // atomic on POSIX: readers see no checkpoint or a whole one
+  // Drop the oldest checkpoints beyond keep_ckpts.
+  std::vector<std::pair<int64_t, std::string>> all;
+  for (const auto& e : fs::directory_iterator(c_.out_dir)) {
+    const std::string n = e.path().filename().string();
+    if (e.is_directory() && n.rfind("ckpt-", 0) == 0 && n != "ckpt-tmp" &&
+        n.find_first_not_of("0123456789", 5) == std::string::npos)
+      all.push_back({std::stoll(n.substr(5)), e.path().string()});
+  }
+  std::sort(all.begin(), all.end());
+  for (size_t i = 0; i + size_t(std::max(1, c_.keep_ckpts)) < all.size(); ++i) fs::remove_all(all[i].second);
+}
+
+int64_t Trainer::resume() {
+  const std::string dir = latest_checkpoint(c_.out_dir);
+  if (dir.empty()) return 0;
+  const auto st = nlohmann::json::parse(read_file(dir + "/trainer_state.json"));
+  load_weights(m_, dir);
+  const Checkpoint ck = Checkpoint::open(dir + "/optimizer.safetensors");
+  const std::vector<int64_t> shape{int64_t(opt_.m.size())};
+  ck.read_f32("exp_avg", shape, opt_.m.data());
+  ck.read_f32("exp_avg_sq", shape, opt_.v.data());
+  step_ = st.at("step").get<int64_t>();
+  opt_.t = st.at("adam_t").get<int64_t>();
+  tokens_seen_ = st.at("tokens_seen").get<int64_t>();
+  elapsed_ = st.at("elapsed_s").get<double>();
+  stage_.restore(st.at("stage"));
+  truncate_metrics(c_.out_dir + "/metrics.jsonl", step_);
+  if (!c_.quiet) fmt::print("resumed from {} (step {}, {} tokens seen)\n", dir, step_, tokens_seen_);
+  return step_;
+}
+
+void Trainer::log_step(nlohmann::json& j) {
+  std::ofstream f(c_.out_dir + "/metrics.jsonl", std::ios::app);
+  f << j.dump() << "\n";
+}
+
+bool Trainer::run(int64_t until) {
+  g_stop = false;
+  auto prev = std::signal(SIGINT, on_sigint);
+  const int64_t L = m_.cfg.total_layers();
+  bool interrupted = false;
+  while (step_ < c_.steps) {
+    const double t0 = now_s();
+    m_.zero_grad();
+    std::map<std::string, double> sums;
+    std::vector<std::vector<int64_t>> load(L);
+    int64_t tokens = 0;
+    for (int k = 0; k < c_.grad_accum; ++k) {
+      MicroResult r = stage_.micro_step(m_, step_, k);
+      tokens += r.tokens;
+      for (auto& [name, v] : r.metrics) sums[name] += v;
+      for (size_t l = 0; l < r.expert_load.size() && l < size_t(L); ++l) {
+        if (load[l].empty()) load[l].assign(r.expert_load[l].size(), 0);
+        for (size_t e = 0; e < r.expert_load[l].size(); ++e) load[l][e] += r.expert_load[l][e];
+      }
+    }
+    if (c_.grad_accum > 1) scale_grads(opt_, m_.grads.data(), 1.f / float(c_.grad_accum));
+    const double gnorm = grad_norm(opt_, m_.grads.data());
+    if (c_.clip > 0 && gnorm > c_.clip) scale_grads(opt_, m_.grads.data(), float(c_.clip / gnorm));
+    const double lr = c_.lr.at(step_);
+    opt_.step(m_.params.data(), m_.grads.data(), lr);
+    // Aux-loss-free balancing (spec §2.4): after the optimizer step, from the whole step's load.
+    const bool gamma_on = c_.gamma > 0 && double(step_) < c_.gamma_until * double(c_.steps);
+    nlohmann::json loads = nlohmann::json::array();
+    for (int64_t l = 0; l < L; ++l) {
+      if (load[l].empty()) continue;
+      const int64_t E = int64_t(load[l].size());
+      int64_t mx = 0, tot = 0;
+      for (int64_t x : load[l]) mx = std::max(mx, x), tot += x;
+      loads.push_back(tot ? double(mx) * double(E) / double(tot) : 0.0);
+      if (gamma_on && m_.w.layers[l].router_bias)
+        update_router_bias(m_.w.layers[l].router_bias, load[l].data(), E, float(c_.gamma));
+    }
+    ++step_;
+    tokens_seen_ += tokens;
+    const double dt = now_s() - t0;
+    train_seconds += dt;
+    elapsed_ += dt;
+    step_time_ema_ = step_time_ema_ == 0 ? dt : 0.9 * step_time_ema_ + 0.1 * dt;
+
+    nlohmann::json j = {{"step", step_}, {"lr", lr}, {"grad_norm", gnorm}, {"tokens", tokens_seen_},
+                        {"tokens_per_s", double(tokens) / dt}, {"elapsed_s", elapsed_}};
+    for (auto& [name, v] : sums) j[name] = v / double(c_.grad_accum);
+    if (!loads.empty()) {
+      double mean = 0, mx = 0;
+      for (auto& x : loads) mean += x.get<double>(), mx = std::max(mx, x.get<double>());
+      j["expert_load_max_over_mean"] = loads;  // per MoE layer: max load / mean load (1 = perfectly balanced)
+      j["expert_load_max_over_mean_avg"] = mean / double(loads.size());
+    }
+    const double loss = j.value("loss", 0.0);
+    losses.push_back(loss);
+    check(std::isfinite(loss), "training diverged: loss is {} at step {}", loss, step_);
+
+    if (g_stop) interrupted = true;
+    const bool pause = !interrupted && until > 0 && step_ >= until && step_ < c_.steps;
+    const bool last = step_ == c_.steps;
+    if (!interrupted && ((c_.eval_every > 0 && step_ % c_.eval_every == 0) || last)) {
+      last_eval = stage_.evaluate(m_, step_);
+      for (auto& [name, v] : last_eval) j[name] = v;
+    }
+    log_step(j);
+    if (!c_.quiet && (step_ % c_.log_every == 0 || last || step_ == 1 || interrupted)) {
+      std::string extra;
+      for (auto& [name, v] : last_eval)
+        if (j.contains(name)) extra += fmt::format(" {} {:.4g}", name, v);
+      fmt::print("step {}/{} | loss {:.4f} | lr {:.2e} | gnorm {:.3f} | {:.0f} tok/s | ETA {}{}\n", step_,
+                 c_.steps, loss, lr, gnorm, double(tokens) / dt,
+                 format_duration(step_time_ema_ * double(c_.steps - step_)), extra);
+      std::fflush(stdout);
+    }
+    if (interrupted || pause || last || (c_.ckpt_every > 0 && step_ % c_.ckpt_every == 0)) save_checkpoint();
+    if (pause) {
+      interrupted = true;
+      break;
+    }
+    if (interrupted) {
+      if (!c_.quiet) fmt::print("interrupted: saved {}/ckpt-{}; continue with --resume\n", c_.out_dir, step_);
+      break;
+    }
+  }
+  std::signal(SIGINT, prev == SIG_ERR ? SIG_DFL : prev);
+  return !interrupted;
+}
+
+}  // namespace nanoseek

@@ -1,0 +1,97 @@
+// Recipes: strict keys with "did you mean", typed --set overrides, model fields inline, the shipped recipes parse.
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "test_util.h"
+#include "train/recipe.h"
+
+namespace nanoseek {
+namespace {
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Recipe, ParsesSectionsAndTypes) {
+  const Recipe r = parse_recipe(R"(
+[model]
+hidden_size = 64
+q_lora_rank = 0
+[data]
+tasks = ["add"]
+task_weights = [1]
+wrong = 0.25
+[train]
+lr = 3e-4
+steps = 7
+seed = 5
+[eval]
+levels = ["d1", "d2"]
+)", "r.toml");
+  EXPECT_EQ(r.model_inline["hidden_size"], 64);
+  EXPECT_TRUE(r.model_inline["q_lora_rank"].is_null());
+  EXPECT_EQ(r.data.tasks, std::vector<std::string>{"add"});
+  EXPECT_EQ(r.data.task_weights, std::vector<double>{1.0});
+  EXPECT_DOUBLE_EQ(r.data.wrong, 0.25);
+  EXPECT_DOUBLE_EQ(r.lr, 3e-4);
+  EXPECT_EQ(r.steps, 7);
+  EXPECT_EQ(r.seed, 5u);
+  EXPECT_EQ(r.eval_levels.size(), 2u);
+}
+
+TEST(Recipe, UnknownKeysNameTheKeyLineAndSuggestion) {
+  std::string e = error_of([] { parse_recipe("[train]\nlearning_rat = 1\n", "x.toml"); });
+  EXPECT_NE(e.find("x.toml line 2"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown key 'train.learning_rat'"), std::string::npos) << e;
+  e = error_of([] { parse_recipe("[train]\nstepz = 1\n", "x.toml"); });
+  EXPECT_NE(e.find("did you mean 'train.steps'"), std::string::npos) << e;
+  e = error_of([] { parse_recipe("[trian]\nsteps = 1\n", "x.toml"); });
+  EXPECT_NE(e.find("did you mean 'train'"), std::string::npos) << e;
+  e = error_of([] { parse_recipe("[model]\nhiden_size = 1\n", "x.toml"); });
+  EXPECT_NE(e.find("did you mean 'hidden_size'"), std::string::npos) << e;
+  e = error_of([] { parse_recipe("[train]\nsteps = \"many\"\n", "x.toml"); });
+  EXPECT_NE(e.find("'train.steps' must be an integer"), std::string::npos) << e;
+  e = error_of([] { parse_recipe("[train\n", "x.toml"); });
+  EXPECT_NE(e.find("x.toml line 1"), std::string::npos) << e;
+}
+
+TEST(Recipe, OverridesAreTyped) {
+  Recipe r;
+  apply_override(r, "train.lr=3e-4");
+  EXPECT_DOUBLE_EQ(r.lr, 3e-4);
+  apply_override(r, "train.steps=12");
+  EXPECT_EQ(r.steps, 12);
+  apply_override(r, "data.format=plain");  // bare words are strings
+  EXPECT_EQ(r.format, "plain");
+  apply_override(r, "data.tasks=[\"mul\",\"add\"]");
+  EXPECT_EQ(r.data.tasks.size(), 2u);
+  apply_override(r, "model.hidden_size=96");
+  EXPECT_EQ(r.model_inline["hidden_size"], 96);
+  EXPECT_NE(error_of([&] { apply_override(r, "train.steps=1.5"); }).find("must be an integer"), std::string::npos);
+  EXPECT_NE(error_of([&] { apply_override(r, "train.lrr=1"); }).find("did you mean 'train.lr'"), std::string::npos);
+  EXPECT_NE(error_of([&] { apply_override(r, "steps=1"); }).find("section.key"), std::string::npos);
+  EXPECT_NE(error_of([&] { apply_override(r, "train.steps"); }).find("section.key=value"), std::string::npos);
+}
+
+TEST(Recipe, ShippedRecipesParse) {
+  for (const char* name : {"tiny-base.toml", "ci-tiny.toml"}) {
+    const Recipe r = load_recipe(test::source_dir() + "/recipes/" + name);
+    const auto j = model_config_json(r, 300, 0, 1);
+    EXPECT_EQ(j["vocab_size"], 300) << name;
+    EXPECT_GT(r.steps, 0) << name;
+  }
+}
+
+TEST(Recipe, EditDistance) {
+  EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
+  EXPECT_EQ(edit_distance("", "abc"), 3u);
+  EXPECT_EQ(did_you_mean("zzzzzzzz", {"train.lr"}), "");
+}
+
+}  // namespace
+}  // namespace nanoseek
