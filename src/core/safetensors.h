@@ -60,7 +60,7 @@ class SafetensorsFile {   // one file, memory-mapped (mmap, read-only)
 
 class Checkpoint {
  public:
-  static Checkpoint open(const std::string& path_or_dir);
+  static Checkpoint open(const std::string& path_or_dir);   // also accepts a path to the *.index.json
   bool has(std::string_view name) const;
   const TensorView& get(std::string_view name) const;   // Error "tensor 'x' not found in <dir>"
   std::vector<std::string> names() const;               // sorted; includes the ...weight_scale_inv siblings

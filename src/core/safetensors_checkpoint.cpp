@@ -49,17 +49,23 @@ Checkpoint Checkpoint::open(const std::string& path) {
     }
     c.files_.push_back(std::move(f));
   };
-  if (file_exists(path)) {
+  std::string dir = path, index_path;
+  if (file_exists(path) && ends_with(path, ".index.json")) {   // the index itself: shards are its siblings
+    index_path = path;
+    auto slash = path.rfind('/');
+    dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  } else if (file_exists(path)) {
     add(SafetensorsFile::open(path));
     return c;
-  }
-  check(dir_exists(path), "{}: no such file or directory", path);
-  const std::string index_path = join(path, kIndexName);
-  if (!file_exists(index_path)) {
-    check(file_exists(join(path, kSingleName)), "{}: directory has neither {} nor {}", path, kSingleName,
-          kIndexName);
-    add(SafetensorsFile::open(join(path, kSingleName)));
-    return c;
+  } else {
+    check(dir_exists(path), "{}: no such file or directory", path);
+    index_path = join(path, kIndexName);
+    if (!file_exists(index_path)) {
+      check(file_exists(join(path, kSingleName)), "{}: directory has neither {} nor {}", path, kSingleName,
+            kIndexName);
+      add(SafetensorsFile::open(join(path, kSingleName)));
+      return c;
+    }
   }
 
   json index;
@@ -83,7 +89,7 @@ Checkpoint Checkpoint::open(const std::string& path) {
   }
   check(!by_shard.empty(), "{}: weight_map is empty", index_path);
   for (const auto& [shard, names] : by_shard) {
-    const std::string shard_path = join(path, shard);
+    const std::string shard_path = join(dir, shard);
     check(file_exists(shard_path), "{}: shard '{}' (holding e.g. '{}') not found: {}", index_path, shard,
           names.front(), shard_path);
     auto f = SafetensorsFile::open(shard_path);

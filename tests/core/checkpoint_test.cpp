@@ -37,6 +37,7 @@ TEST(CheckpointGolden, ReadsTwoShardPythonCheckpointMixedF32Bf16Fp8I64) {
     for (size_t i = 0; i < ref.size(); ++i) ASSERT_EQ(bits(got[i]), bits(ref[i])) << t.name << " [" << i << "]";
   }
   EXPECT_EQ(ck.read_i64("positions")[2], int64_t(1) << 40);
+  EXPECT_EQ(Checkpoint::open(golden_io("sharded/model.safetensors.index.json")).names(), want);
 }
 
 TEST(CheckpointFp8, DequantMatchesTorch_300x200_Scale3x2) {
@@ -176,7 +177,8 @@ TEST(CheckpointErrors, Fp8ScaleMissingWrongShapeWrongDtype) {
     return Checkpoint::open(dir / "m.safetensors");
   };
   Checkpoint a = ck_with({{"l.weight", DType::F8_E4M3, {200, 10}, q.data()}});
-  expect_error([&] { a.read_f32("l.weight", shape, out.data()); }, {"'l.weight'", "no scale tensor 'l.weight_scale_inv'"});
+  expect_error([&] { a.read_f32("l.weight", shape, out.data()); },
+               {"'l.weight'", "no scale tensor 'l.weight_scale_inv'"});
   Checkpoint b = ck_with({{"l.weight", DType::F8_E4M3, {200, 10}, q.data()},
                           {"l.weight_scale_inv", DType::F32, {1, 1}, s.data()}});
   expect_error([&] { b.read_f32("l.weight", shape, out.data()); },

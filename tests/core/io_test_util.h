@@ -14,7 +14,9 @@
 
 namespace nanoseek::testing {
 
-inline std::string golden_io(const std::string& rel) { return std::string(NANOSEEK_SOURCE_DIR) + "/tests/golden/io/" + rel; }
+inline std::string golden_io(const std::string& rel) {
+  return std::string(NANOSEEK_SOURCE_DIR) + "/tests/golden/io/" + rel;
+}
 
 struct TempDir {
   std::string path;

@@ -123,8 +123,9 @@ TEST(NpyErrors, MalformedHeadersNameFileAndProblem) {
   expect_error([&] { p(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2 3), }", "")); },
                {"expected ',' or ')'"});
   expect_error([&] { p(npy_bytes("{'descr': '<f4", "")); }, {"unterminated string"});
-  expect_error([&] { p(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", "")); },
-               {"too large"});
+  expect_error(
+      [&] { p(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", "")); },
+      {"too large"});
   expect_error([&] {
     p(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16), }", ""));
   }, {"overflows"});

@@ -81,7 +81,8 @@ struct Mutator {
         break;
       }
       case 1:
-        if (obj && e["shape"].is_array() && !e["shape"].empty()) e["shape"][below(e["shape"].size())] = interesting_number();
+        if (obj && e["shape"].is_array() && !e["shape"].empty())
+          e["shape"][below(e["shape"].size())] = interesting_number();
         break;
       case 2:
         if (obj && e["shape"].is_array()) {
@@ -120,7 +121,9 @@ struct Mutator {
     if (f.empty()) return;
     uint64_t hl = f.size() >= 8 ? header_len(f) : 0;
     // Bias positions into the length field + header, where the parser's decisions live.
-    auto pos = [&] { return (hl && hl < f.size() && below(4)) ? below(std::min<uint64_t>(8 + hl, f.size())) : below(f.size()); };
+    auto pos = [&] {
+      return (hl && hl < f.size() && below(4)) ? below(std::min<uint64_t>(8 + hl, f.size())) : below(f.size());
+    };
     switch (below(7)) {
       case 0: f[pos()] = char(rng()); break;
       case 1: f[pos()] ^= char(1 << below(8)); break;
@@ -172,7 +175,8 @@ TEST(SafetensorsMutation, Seeded20000MutantsParseOrThrowErrorNeverCrash) {
       std::string msg = e.what();
       ASSERT_EQ(msg.rfind("mut: ", 0), 0u) << "case " << i << ": message does not name the file: " << msg;
       auto rest = msg.substr(5);
-      if (rest.rfind("tensor '", 0) == 0 && rest.find("': ") != std::string::npos) rest = rest.substr(rest.find("': ") + 3);
+      if (rest.rfind("tensor '", 0) == 0 && rest.find("': ") != std::string::npos)
+        rest = rest.substr(rest.find("': ") + 3);
       rest = rest.substr(0, rest.find(", got"));
       kinds[rest.substr(0, rest.find_first_of("0123456789'[(\""))]++;
     } catch (const std::exception& e) {
