@@ -129,10 +129,10 @@ class AddTask final : public IntegerTask {
   Problem generate(std::string_view level, uint64_t seed) const override {
     const Level& L = kLevels[level_index(*this, level)];
     Rng rng = problem_rng("add", level, seed);  // add and add-zh draw the same numbers for a seed
-    int64_t a = rng.uniform(pow10(L.digits - 1), pow10(L.digits) - 1);
-    int bd = L.digits >= 3 && rng.chance(0.3) ? L.digits - 1 : L.digits;
-    int64_t b = rng.uniform(pow10(bd - 1), pow10(bd) - 1);
-    if (L.subtract && rng.chance(0.5)) {
+    int64_t a = rng.range(pow10(L.digits - 1), pow10(L.digits) - 1);
+    int bd = L.digits >= 3 && rng.uniform() < 0.3 ? L.digits - 1 : L.digits;
+    int64_t b = rng.range(pow10(bd - 1), pow10(bd) - 1);
+    if (L.subtract && rng.uniform() < 0.5) {
       if (!L.negative && b > a) std::swap(a, b);
       b = -b;
     }
@@ -145,7 +145,7 @@ class AddTask final : public IntegerTask {
     std::string expr = expression(a, b);
     static constexpr const char* kEn[] = {"What is {}?", "Compute {}.", "Calculate {}."};
     static constexpr const char* kZh[] = {"计算 {} 的值。", "{} 等于多少？", "请计算 {}。"};
-    const char* tmpl = (zh_ ? kZh : kEn)[rng.uniform(0, 2)];
+    const char* tmpl = (zh_ ? kZh : kEn)[rng.range(0, 2)];
     p.question = fmt::format(fmt::runtime(tmpl), expr);
     p.lang = zh_ ? "zh" : "en";
     return p;
@@ -158,10 +158,10 @@ class AddTask final : public IntegerTask {
     check(p.numbers[0] >= 0 && p.numbers[0] < kMax && p.numbers[1] > -kMax && p.numbers[1] < kMax,
           "task {}: numbers must be 0 <= a < 1e17 and |b| < 1e17, got {} and {}", name(), p.numbers[0], p.numbers[1]);
     Rng rng(hash_string(fmt::format("{}|{}|{}|{}", p.numbers[0], p.numbers[1], static_cast<int>(style), seed)));
-    if (lang == Lang::Auto) lang = zh_ ? static_cast<Lang>(rng.uniform(1, 3)) : Lang::En;
+    if (lang == Lang::Auto) lang = zh_ ? static_cast<Lang>(rng.range(1, 3)) : Lang::En;
     check(zh_ || lang == Lang::En, "task {} renders English reasoning only (use add-zh)", name());
     // Mixed: each sentence independently in Chinese or English.
-    auto phrases = [&]() { return Phrases{lang == Lang::Zh || (lang == Lang::Mixed && rng.chance(0.5))}; };
+    auto phrases = [&]() { return Phrases{lang == Lang::Zh || (lang == Lang::Mixed && rng.uniform() < 0.5)}; };
 
     int64_t a = p.numbers[0], b = p.numbers[1];
     std::string expr = expression(a, b);
@@ -178,7 +178,7 @@ class AddTask final : public IntegerTask {
     bool slip = style == SolutionStyle::SelfCheck || style == SolutionStyle::Wrong;
     // A one-off slip in one written column that keeps its carry/borrow, so the rest of the work stays consistent.
     int64_t slippable = static_cast<int64_t>(cols.size()) - (cols.back().final_carry ? 1 : 0);
-    size_t slip_col = static_cast<size_t>(rng.uniform(0, slippable - 1));
+    size_t slip_col = static_cast<size_t>(rng.range(0, slippable - 1));
     auto slipped = [&](const Column& c) {
       return subtract ? (c.value == 0 ? 1 : c.value - 1) : (c.value % 10 == 0 ? c.value + 1 : c.value - 1);
     };

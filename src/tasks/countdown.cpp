@@ -111,12 +111,12 @@ class CountdownTask final : public Task {
     Rng rng = problem_rng(name(), level, seed);
     for (int attempt = 0; attempt < 10000; ++attempt) {
       std::vector<int64_t> numbers;
-      for (int i = 0; i < L.n_small; ++i) numbers.push_back(rng.uniform(1, L.small_max));
-      for (int i = 0; i < L.n_large; ++i) numbers.push_back(25 * rng.uniform(1, 4));
+      for (int i = 0; i < L.n_small; ++i) numbers.push_back(rng.range(1, L.small_max));
+      for (int i = 0; i < L.n_large; ++i) numbers.push_back(25 * rng.range(1, 4));
       int n = static_cast<int>(numbers.size());
-      int use = static_cast<int>(rng.uniform(L.use_min, n));
+      int use = static_cast<int>(rng.range(L.use_min, n));
       std::vector<int64_t> chosen = numbers;
-      for (int i = n - 1; i > 0; --i) std::swap(chosen[i], chosen[rng.uniform(0, i)]);
+      for (int i = n - 1; i > 0; --i) std::swap(chosen[i], chosen[rng.range(0, i)]);
       chosen.resize(use);
       auto expr = random_solution(chosen, rng);
       if (!expr) continue;
@@ -135,7 +135,7 @@ class CountdownTask final : public Task {
           "Using the numbers {}, make {}. Use + - * / and each number at most once.",
           "Reach {1} with the numbers {0} using + - * /, each number at most once.",
           "Countdown: numbers {}, target {}. Combine the numbers with + - * /; each may be used at most once."};
-      p.question = fmt::format(fmt::runtime(kTemplates[rng.uniform(0, 2)]), fmt::join(numbers, ", "), target);
+      p.question = fmt::format(fmt::runtime(kTemplates[rng.range(0, 2)]), fmt::join(numbers, ", "), target);
       return p;
     }
     fail("countdown level {} seed {}: no problem found in 10000 attempts", level, seed);
@@ -172,17 +172,17 @@ class CountdownTask final : public Task {
         return r1_completion(join_steps(s, nodes, 0) + ".", p.answer);
       case SolutionStyle::Long: {
         std::string text = goal;
-        for (int tries = 0, shown = 0, want = static_cast<int>(rng.uniform(1, 2)); tries < 20 && shown < want; ++tries)
+        for (int tries = 0, shown = 0, want = static_cast<int>(rng.range(1, 2)); tries < 20 && shown < want; ++tries)
           if (auto miss = failed_attempt(p, rng)) text += "\n" + *miss, ++shown;
         return r1_completion(fmt::format("{}\nTry {}. {}\n{}", text, join_steps(s, nodes, 0), done, so), p.answer);
       }
       case SolutionStyle::SelfCheck: {
         // A slip in one step, carried through to a result that misses, then caught and redone.
         for (int tries = 0; tries < 50; ++tries) {
-          size_t k = static_cast<size_t>(rng.uniform(0, static_cast<int64_t>(nodes.size()) - 1));
+          size_t k = static_cast<size_t>(rng.range(0, static_cast<int64_t>(nodes.size()) - 1));
           static constexpr int kSlips[] = {1, -1, 2, 10, -10};
           Steps bad = s;
-          auto slipped = apply_op('+', s.values[nodes[k]], Rational{kSlips[rng.uniform(0, 4)], 1});
+          auto slipped = apply_op('+', s.values[nodes[k]], Rational{kSlips[rng.range(0, 4)], 1});
           if (!slipped || slipped->num <= 0) continue;
           bad.values[nodes[k]] = *slipped;
           if (!bad.propagate(nodes[k] + 1) || bad.values[e.root()] == s.values[e.root()]) continue;
@@ -202,7 +202,7 @@ class CountdownTask final : public Task {
         std::reverse(order.begin(), order.end());  // the root first: a swap there always changes the value
         for (int node : order) {
           std::string ops = "+-*/";
-          for (int i = 3; i > 0; --i) std::swap(ops[i], ops[rng.uniform(0, i)]);
+          for (int i = 3; i > 0; --i) std::swap(ops[i], ops[rng.range(0, i)]);
           for (char op : ops) {
             if (op == e.nodes[node].op) continue;
             Expr swapped = e;
@@ -234,7 +234,7 @@ class CountdownTask final : public Task {
     }
     std::vector<int64_t> intermediates;
     while (pool.size() > 1) {
-      size_t i = rng.uniform(0, pool.size() - 1), j = rng.uniform(0, pool.size() - 2);
+      size_t i = rng.range(0, pool.size() - 1), j = rng.range(0, pool.size() - 2);
       if (j >= i) ++j;
       auto x = pool[i], y = pool[j];
       if (x.second < y.second) std::swap(x, y);
@@ -242,7 +242,7 @@ class CountdownTask final : public Task {
       if (x.second > y.second) ops += '-';
       if (y.second > 1) ops += '*';
       if (y.second > 1 && x.second % y.second == 0) ops += '/';
-      char op = ops[rng.uniform(0, static_cast<int64_t>(ops.size()) - 1)];
+      char op = ops[rng.range(0, static_cast<int64_t>(ops.size()) - 1)];
       int64_t v = op == '+' ? x.second + y.second : op == '-' ? x.second - y.second
                 : op == '*' ? x.second * y.second : x.second / y.second;
       if (v > 1000000 || v == x.second || v == y.second) return std::nullopt;
@@ -260,7 +260,7 @@ class CountdownTask final : public Task {
   static std::optional<std::string> failed_attempt(const Problem& p, Rng& rng) {
     if (p.numbers.size() < 3) return std::nullopt;
     std::vector<int64_t> pick = p.numbers;
-    for (size_t i = pick.size() - 1; i > 0; --i) std::swap(pick[i], pick[rng.uniform(0, i)]);
+    for (size_t i = pick.size() - 1; i > 0; --i) std::swap(pick[i], pick[rng.range(0, i)]);
     pick.resize(3);
     auto e = random_solution(pick, rng);
     if (!e) return std::nullopt;

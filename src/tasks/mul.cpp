@@ -63,8 +63,8 @@ class MulTask final : public IntegerTask {
   Problem generate(std::string_view level, uint64_t seed) const override {
     const Level& L = kLevels[level_index(*this, level)];
     Rng rng = problem_rng(name(), level, seed);
-    int64_t a = rng.uniform(pow10(L.a_digits - 1), pow10(L.a_digits) - 1);
-    int64_t b = rng.uniform(L.b_digits == 1 ? 2 : pow10(L.b_digits - 1), pow10(L.b_digits) - 1);
+    int64_t a = rng.range(pow10(L.a_digits - 1), pow10(L.a_digits) - 1);
+    int64_t b = rng.range(L.b_digits == 1 ? 2 : pow10(L.b_digits - 1), pow10(L.b_digits) - 1);
     Problem p;
     p.task = name();
     p.level = level;
@@ -72,7 +72,7 @@ class MulTask final : public IntegerTask {
     p.numbers = {a, b};
     p.answer = std::to_string(a * b);
     static constexpr const char* kTemplates[] = {"What is {} * {}?", "Compute {} * {}.", "Multiply {} by {}."};
-    p.question = fmt::format(fmt::runtime(kTemplates[rng.uniform(0, 2)]), a, b);
+    p.question = fmt::format(fmt::runtime(kTemplates[rng.range(0, 2)]), a, b);
     return p;
   }
 
@@ -103,10 +103,10 @@ class MulTask final : public IntegerTask {
     if (style == SolutionStyle::Long) return r1_completion(body(values).first, p.answer);
 
     // A slip: one digit of one partial product off by one (never its leading digit, so lengths stay plausible).
-    size_t k = static_cast<size_t>(rng.uniform(0, static_cast<int64_t>(terms.size()) - 1));
+    size_t k = static_cast<size_t>(rng.range(0, static_cast<int64_t>(terms.size()) - 1));
     int64_t v = values[k];
     int len = static_cast<int>(std::to_string(v).size());
-    int64_t place = pow10(static_cast<int>(rng.uniform(0, std::max(0, len - 2))));
+    int64_t place = pow10(static_cast<int>(rng.range(0, std::max(0, len - 2))));
     int digit = static_cast<int>(v / place % 10);
     std::vector<int64_t> slipped = values;
     slipped[k] = v + (digit == 9 ? -place : place);

@@ -36,25 +36,10 @@ Lang parse_lang(std::string_view name) { return static_cast<Lang>(find_name(kLan
 const char* split_name(Split s) { return kSplitNames[static_cast<int>(s)]; }
 Split parse_split(std::string_view name) { return static_cast<Split>(find_name(kSplitNames, name, "split")); }
 
-uint64_t Rng::next() {
-  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-int64_t Rng::uniform(int64_t lo, int64_t hi) {
-  uint64_t span = static_cast<uint64_t>(hi - lo) + 1;  // spans here are tiny: modulo bias is negligible
-  return lo + static_cast<int64_t>(span == 0 ? next() : next() % span);
-}
-
-bool Rng::chance(double p) { return static_cast<double>(next() >> 11) * 0x1.0p-53 < p; }
-
 uint64_t hash_string(std::string_view s) {
   uint64_t h = 0xcbf29ce484222325ull;
   for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
-  Rng r(h);
-  return r.next();
+  return splitmix64(h);
 }
 
 Rng problem_rng(std::string_view task, std::string_view level, uint64_t seed) {
@@ -77,13 +62,9 @@ Split split_of(const Problem& p) {
 }
 
 Problem sample_problem(const Task& task, std::string_view level, Split split, uint64_t& rng_state) {
-  Rng rng(rng_state);
   for (int tries = 0; tries < 100000; ++tries) {
-    Problem p = task.generate(level, rng.next());
-    if (split_of(p) == split) {
-      rng_state = rng.state;
-      return p;
-    }
+    Problem p = task.generate(level, splitmix64(rng_state));
+    if (split_of(p) == split) return p;
   }
   fail("task {} level {}: no {} problem in 100000 draws", task.name(), level, split_name(split));
 }

@@ -72,17 +72,10 @@ enum class Split { Train, Val, Test };
 Split split_of(const Problem& p);
 const char* split_name(Split s);
 Split parse_split(std::string_view name);
-// Draws seeds from rng_state until the generated problem falls in `split` (throws after 100000 tries).
+// Draws seeds from rng_state (a splitmix64 counter, advanced) until the generated problem falls in `split` (throws after 100000 tries).
 Problem sample_problem(const Task& task, std::string_view level, Split split, uint64_t& rng_state);
 
-// splitmix64: the tasks' one random source (tiny, seedable, identical on every platform).
-struct Rng {
-  uint64_t state;
-  explicit Rng(uint64_t seed) : state(seed) {}
-  uint64_t next();
-  int64_t uniform(int64_t lo, int64_t hi);  // inclusive on both ends
-  bool chance(double p);
-};
-uint64_t hash_string(std::string_view s);  // FNV-1a 64 + splitmix finaliser
+// FNV-1a 64 with a splitmix64 finaliser: seeds derived from names, and the split hash.
+uint64_t hash_string(std::string_view s);
 
 }  // namespace nanoseek

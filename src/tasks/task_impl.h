@@ -3,6 +3,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/rng.h"
 #include "tasks/answer.h"
 #include "tasks/task.h"
 

@@ -97,9 +97,9 @@ TEST(AddZhTask, QuestionInChineseAndReasoningLanguages) {
   int both = 0;
   for (uint64_t seed = 0; seed < 20; ++seed) {
     std::string m = zh->render_solution(zh->generate("d4", seed), SolutionStyle::Long, seed, Lang::Mixed);
-    both += m.find("column") != std::string::npos && m.find("写") != std::string::npos;
+    both += m.find("write") != std::string::npos && m.find("写") != std::string::npos;
   }
-  EXPECT_GT(both, 10);
+  EXPECT_GE(both, 18);  // ~10 sentences each a coin flip: all one language has probability ~2^-9
 }
 
 TEST(MulTask, LevelsAndAdversarialCompletions) {

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/rng.h"
 #include "tasks/task.h"
 
 namespace nanoseek {
@@ -155,10 +156,10 @@ TEST(TaskSuite, FuzzJunkNeverCrashesAVerifier) {
   }
   for (int i = 0; i < 10000; ++i) {
     std::string junk;
-    int n = static_cast<int>(rng.uniform(0, 40));
+    int n = static_cast<int>(rng.range(0, 40));
     for (int k = 0; k < n; ++k) {
-      if (rng.chance(0.3)) junk += static_cast<char>(rng.uniform(0, 255));
-      else junk += pieces[rng.uniform(0, std::size(pieces) - 1)];
+      if (rng.uniform() < 0.3) junk += static_cast<char>(rng.range(0, 255));
+      else junk += pieces[rng.range(0, std::size(pieces) - 1)];
     }
     for (size_t t = 0; t < tasks.size(); ++t) {
       Verdict v = tasks[t]->verify(problems[t], junk);
@@ -168,7 +169,7 @@ TEST(TaskSuite, FuzzJunkNeverCrashesAVerifier) {
   }
   // One megabyte of junk, and a megabyte of nesting.
   std::string big;
-  while (big.size() < (1u << 20)) big += static_cast<char>(rng.uniform(0, 255));
+  while (big.size() < (1u << 20)) big += static_cast<char>(rng.range(0, 255));
   std::string nest = std::string(1 << 19, '{') + std::string(1 << 19, '}');
   std::string boxes;
   while (boxes.size() < (1u << 20)) boxes += "\\boxed{";
