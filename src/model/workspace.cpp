@@ -23,7 +23,7 @@ struct Sizer {
   }
 };
 
-void size_layer(Sizer& z, const ModelConfig& c, int64_t L, int64_t B, int64_t T, LayerActs& a) {
+void size_layer(Sizer& z, const ModelConfig& c, int64_t L, int64_t B, int64_t T, LayerActs& a, bool probs = true) {
   const int64_t N = B * T, d = c.hidden_size, H = c.num_attention_heads;
   z(a.x_in, N * d);
   AttnActs& t = a.attn;
@@ -41,7 +41,7 @@ void size_layer(Sizer& z, const ModelConfig& c, int64_t L, int64_t B, int64_t T,
   z(t.kv, N * c.kv_b_dim());
   z(t.k, N * c.q_out_dim());
   z(t.v, N * c.o_in_dim());
-  z(t.P, B * H * T * T);
+  if (probs) z(t.P, B * H * T * T);
   z(t.o, N * c.o_in_dim());
   z(a.x_mid, N * d);
   z(a.xn2, N * d);
@@ -73,6 +73,12 @@ void size_layer(Sizer& z, const ModelConfig& c, int64_t L, int64_t B, int64_t T,
 }
 
 }  // namespace
+
+size_t plan_layer_acts(const ModelConfig& c, int64_t L, int64_t N, LayerActs& a) {
+  Sizer z;
+  size_layer(z, c, L, 1, N, a, /*probs=*/false);
+  return z.bytes;
+}
 
 Workspace plan_workspace(const ModelConfig& c, int64_t B, int64_t T, bool with_grad) {
   check(B >= 1 && T >= 1, "workspace: batch {} x seq {} must be positive", B, T);

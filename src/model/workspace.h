@@ -82,5 +82,7 @@ struct Workspace {
 // Sizes every buffer for B×T (with_grad adds backward scratch). Throws if T exceeds max_position_embeddings.
 Workspace plan_workspace(const ModelConfig& c, int64_t B, int64_t T, bool with_grad);
 std::string describe_workspace(const Workspace& ws);  // one line, MiB
+// Sizes one layer's activations for N tokens without attention probabilities (inference scratch); returns bytes.
+size_t plan_layer_acts(const ModelConfig& c, int64_t L, int64_t N, LayerActs& a);
 
 }  // namespace nanoseek
