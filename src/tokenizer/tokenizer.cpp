@@ -3,7 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include <deque>
-#include <mutex>
+#include <algorithm>
+#include <atomic>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -27,13 +28,19 @@ struct Tokenizer::Impl {
   std::vector<uint8_t> special;    // [vocab_size]
   int32_t bos = -1, eos = -1, pad = -1;
 
-  // Word -> ids cache. Most text repeats a small set of words, so this skips nearly all merge loops.
-  static constexpr size_t kCacheMaxWords = 200000, kCacheMaxWordBytes = 128;
-  mutable std::mutex cache_mu;
-  mutable std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> cache;
+  // Word -> ids cache. Most text repeats a small set of words, so this skips nearly all merge loops. One
+  // cache per thread (no lock on the hot path), keyed by this tokenizer's unique serial number.
+  static constexpr size_t kCacheMaxWords = 100000, kCacheMaxWordBytes = 128;
+  using WordCache = std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>>;
+  uint64_t serial = next_serial();
+  WordCache& thread_cache() const;
+  static uint64_t next_serial() {
+    static std::atomic<uint64_t> n{0};
+    return ++n;
+  }
 
-  void encode_word(std::string_view w, std::vector<int32_t>& out) const;
-  void encode_text(std::string_view piece, std::vector<int32_t>& out) const;  // after added-token split
+  void encode_word(std::string_view w, WordCache& cache, std::vector<int32_t>& out) const;
+  void encode_text(std::string_view piece, WordCache& cache, std::vector<int32_t>& out) const;
 };
 
 namespace {
@@ -182,32 +189,42 @@ Tokenizer Tokenizer::from_json_checked(const std::string& tokenizer_json, const 
   return tok;
 }
 
-void Tokenizer::Impl::encode_word(std::string_view w, std::vector<int32_t>& out) const {
+Tokenizer::Impl::WordCache& Tokenizer::Impl::thread_cache() const {
+  // A thread keeps caches for its 4 most recently used tokenizers; serial numbers are never reused, so a
+  // cache can never be picked up by a different tokenizer allocated at the same address.
+  thread_local std::vector<std::pair<uint64_t, std::unique_ptr<WordCache>>> caches;
+  for (size_t i = 0; i < caches.size(); ++i)
+    if (caches[i].first == serial) {
+      if (i + 1 != caches.size()) std::rotate(caches.begin() + i, caches.begin() + i + 1, caches.end());
+      return *caches.back().second;
+    }
+  if (caches.size() >= 4) caches.erase(caches.begin());
+  caches.emplace_back(serial, std::make_unique<WordCache>());
+  return *caches.back().second;
+}
+
+void Tokenizer::Impl::encode_word(std::string_view w, WordCache& cache, std::vector<int32_t>& out) const {
   if (w.size() > kCacheMaxWordBytes) {
     bpe.encode_word(w, out);
     return;
   }
-  {
-    std::lock_guard lock(cache_mu);
-    if (auto it = cache.find(w); it != cache.end()) {
-      out.insert(out.end(), it->second.begin(), it->second.end());
-      return;
-    }
+  if (auto it = cache.find(w); it != cache.end()) {
+    out.insert(out.end(), it->second.begin(), it->second.end());
+    return;
   }
   size_t start = out.size();
   bpe.encode_word(w, out);
-  std::lock_guard lock(cache_mu);
   if (cache.size() >= kCacheMaxWords) cache.clear();  // bounded memory; refills with the current text's words
   cache.emplace(std::string(w), std::vector<int32_t>(out.begin() + start, out.end()));
 }
 
-void Tokenizer::Impl::encode_text(std::string_view piece, std::vector<int32_t>& out) const {
+void Tokenizer::Impl::encode_text(std::string_view piece, WordCache& cache, std::vector<int32_t>& out) const {
   thread_local std::vector<std::string_view> words;
   thread_local std::deque<std::string> scratch;
   words.clear();
   scratch.clear();
   pre.split(piece, words, scratch);
-  for (auto w : words) encode_word(w, out);
+  for (auto w : words) encode_word(w, cache, out);
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
@@ -215,16 +232,17 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
   const Impl& t = *impl_;
   std::vector<int32_t> ids;
   ids.reserve(text.size() / 3 + 4);
+  Impl::WordCache& cache = t.thread_cache();
   auto push_id = [&](int32_t id) { ids.push_back(id); };
-  auto after_norm = [&](std::string_view piece) { t.encode_text(piece, ids); };
+  auto after_norm = [&](std::string_view piece) { t.encode_text(piece, cache, ids); };
   t.raw_added.split(text, push_id, [&](std::string_view piece) {
     if (t.normalizer.identity()) {
-      if (t.norm_added.empty()) t.encode_text(piece, ids);
+      if (t.norm_added.empty()) t.encode_text(piece, cache, ids);
       else t.norm_added.split(piece, push_id, after_norm);
       return;
     }
     std::string normalized = t.normalizer.apply(piece);
-    if (t.norm_added.empty()) t.encode_text(normalized, ids);
+    if (t.norm_added.empty()) t.encode_text(normalized, cache, ids);
     else t.norm_added.split(normalized, push_id, after_norm);
   });
   return ids;

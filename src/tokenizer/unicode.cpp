@@ -3,6 +3,7 @@
 #include <utf8proc.h>
 
 #include <cstdlib>
+#include <vector>
 
 #include "core/error.h"
 
@@ -100,10 +101,57 @@ size_t stable_utf8_prefix(std::string_view s) {
   return n;
 }
 
+namespace {
+
+bool compute_nfc_inert(char32_t cp) {
+  if ((cp >= 0x1100 && cp <= 0x11FF) || (cp >= 0xA960 && cp <= 0xA97F) || (cp >= 0xD7B0 && cp <= 0xD7FF))
+    return false;  // Hangul jamo compose algorithmically
+  const utf8proc_property_t* p = utf8proc_get_property(static_cast<utf8proc_int32_t>(cp));
+  if (p->combining_class != 0) return false;                                 // may be reordered
+  if (p->comb_index != UINT16_MAX && p->comb_index >= 0x8000) return false;  // may compose with the previous
+  if (p->decomp_seqindex != UINT16_MAX && p->decomp_type == 0) {
+    // Canonical decomposition: stable only if it recomposes to itself (not singletons or exclusions).
+    std::string s;
+    append_utf8(s, cp);
+    return normalize_utf8proc(s, NormForm::NFC) == s;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool nfc_inert(char32_t cp) {
+  if (cp < 0x300) return true;  // nothing below U+0300 changes, combines or reorders under NFC
+  if (cp >= 0x110000 || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+  static const std::vector<bool> table = [] {  // 136 KB, built once (~1 ms per 100K code points)
+    std::vector<bool> t(0x110000);
+    for (char32_t c = 0; c < 0x110000; ++c) t[c] = !(c >= 0xD800 && c <= 0xDFFF) && compute_nfc_inert(c);
+    return t;
+  }();
+  return table[cp];
+}
+
+bool nfc_quick_check(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    if (static_cast<uint8_t>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    if (!nfc_inert(next_codepoint(s, i))) return false;
+  }
+  return true;
+}
+
 std::string normalize(std::string_view s, NormForm form) {
   bool ascii = true;
   for (char c : s) ascii &= static_cast<uint8_t>(c) < 0x80;
   if (ascii) return std::string(s);  // every normal form of ASCII is itself
+  if (form == NormForm::NFC && nfc_quick_check(s)) return std::string(s);
+  return normalize_utf8proc(s, form);
+}
+
+std::string normalize_utf8proc(std::string_view s, NormForm form) {
   int options = UTF8PROC_STABLE;
   switch (form) {
     case NormForm::NFC: options |= UTF8PROC_COMPOSE; break;

@@ -28,6 +28,13 @@ size_t stable_utf8_prefix(std::string_view bytes);
 enum class NormForm { NFC, NFD, NFKC, NFKD };
 std::string normalize(std::string_view s, NormForm form);  // s must be valid UTF-8
 
+// True when NFC leaves any string made only of "inert" code points unchanged: no combining class, cannot
+// compose with a preceding character, not a Hangul jamo, and not a canonical composition exclusion.
+// normalize(NFC) uses it to skip utf8proc on most text (CJK, emoji, precomposed Latin).
+bool nfc_inert(char32_t cp);
+bool nfc_quick_check(std::string_view s);
+std::string normalize_utf8proc(std::string_view s, NormForm form);  // no shortcuts (tests compare against it)
+
 void append_utf8(std::string& out, char32_t cp);
 
 // GPT-2 bytes_to_unicode: printable Latin-1 bytes map to themselves, the other 68 bytes to U+0100 onwards.

@@ -42,3 +42,33 @@ TEST(TokenizerUnicode, ByteAlphabetIsABijection) {
   for (int b = 0; b < 256; ++b) EXPECT_EQ(unicode::codepoint_to_byte(unicode::byte_to_codepoint()[b]), b);
   EXPECT_EQ(unicode::byte_to_codepoint()[' '], 0x120u);  // 'Ġ'
 }
+
+// normalize(NFC) skips utf8proc when every code point is "inert"; check that shortcut against utf8proc
+// itself: every inert code point after a letter, and random short sequences that pass the quick check.
+TEST(TokenizerUnicode, NfcQuickCheckNeverSkipsAChange) {
+  auto nfc = [](const std::string& s) { return unicode::normalize_utf8proc(s, unicode::NormForm::NFC); };
+  int inert = 0;
+  for (char32_t cp = 0x80; cp < 0x110000; ++cp) {
+    if ((cp >= 0xD800 && cp <= 0xDFFF) || !unicode::nfc_inert(cp)) continue;
+    ++inert;
+    std::string s = "x";
+    unicode::append_utf8(s, cp);
+    ASSERT_EQ(nfc(s), s) << "U+" << std::hex << static_cast<uint32_t>(cp);
+  }
+  EXPECT_GT(inert, 200000);
+  uint64_t state = 42;
+  auto next = [&] { return (state = state * 6364136223846793005ull + 1442695040888963407ull) >> 33; };
+  int checked = 0;
+  for (int i = 0; i < 200000; ++i) {
+    std::string s;
+    for (int k = 0, n = 2 + next() % 3; k < n; ++k) {
+      char32_t cp = next() % 2 ? 0x80 + next() % 0x3000 : next() % 0x110000;
+      if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0x4E00;
+      unicode::append_utf8(s, cp);
+    }
+    if (!unicode::nfc_quick_check(s)) continue;
+    ++checked;
+    ASSERT_EQ(nfc(s), s);
+  }
+  EXPECT_GT(checked, 10000);
+}

@@ -172,8 +172,14 @@ def training_text(seed, n_lines):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out", help="golden folder (tests/golden/tokenizer)")
+    ap.add_argument("--bench-text", help="also write the ~1 MB benchmark text (seeded, not committed) here")
     a = ap.parse_args()
+    if a.bench_text:
+        with open(a.bench_text, "w", encoding="utf-8", newline="") as f:
+            f.write(stress_text(seed=4321, target=1_000_000))
+    if not a.out:
+        return
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "corpus.jsonl"), "w", encoding="utf-8") as f:
         for t in CORPUS:
