@@ -19,6 +19,7 @@ struct SamplingParams {
   int max_new_tokens = 256;
   std::vector<int32_t> stop_ids;          // e.g. EOS; the stop token is included in the output tokens
   std::vector<std::string> stop_strings;  // checked on decoded text (needs detokenize in GenerateRequest)
+  int64_t vocab_limit = 0;  // sample only ids < vocab_limit (the tokenizer's size; 0 = every id of the model)
 };
 
 struct Completion {

@@ -8,14 +8,17 @@ namespace nanoseek {
 
 Sampled sample_token(const float* logits, int64_t V, const SamplingParams& sp, Rng& rng, std::vector<float>& prob,
                      std::vector<int32_t>& order) {
+  float gmx = logits[0];
+  for (int64_t v = 1; v < V; ++v) gmx = std::max(gmx, logits[v]);
+  double z = 0;
+  for (int64_t v = 0; v < V; ++v) z += std::exp(double(logits[v] - gmx));
+  const double lse = double(gmx) + std::log(z);
+  auto logprob = [&](int32_t t) { return float(double(logits[t]) - lse); };
+  if (sp.vocab_limit > 0 && sp.vocab_limit < V) V = sp.vocab_limit;  // from here on: drawable ids only
   float mx = logits[0];
   int32_t arg = 0;
   for (int64_t v = 1; v < V; ++v)
     if (logits[v] > mx) mx = logits[v], arg = int32_t(v);
-  double z = 0;
-  for (int64_t v = 0; v < V; ++v) z += std::exp(double(logits[v] - mx));
-  const double lse = double(mx) + std::log(z);
-  auto logprob = [&](int32_t t) { return float(double(logits[t]) - lse); };
   if (sp.temperature <= 0.f) return {arg, logprob(arg)};
 
   // p_v ∝ exp((l_v − max)/T), then keep the top-k and the smallest prefix of mass ≥ top_p.

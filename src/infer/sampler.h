@@ -15,7 +15,8 @@ struct Sampled {
   float logprob;
 };
 
-// logits [V] (not modified). scratch is reused between calls (V floats + V ints).
+// logits [V] (not modified); only ids < sp.vocab_limit (if set) can be drawn, but the log-probability is over
+// all V ids. scratch is reused between calls (V floats + V ints).
 Sampled sample_token(const float* logits, int64_t V, const SamplingParams& sp, Rng& rng, std::vector<float>& prob,
                      std::vector<int32_t>& order);
 

@@ -220,6 +220,14 @@ TEST(Sampler, TopKOneAndTinyTopPAreGreedy_DistributionMatchesSoftmax) {
     int32_t t = sample_token(logits.data(), 5, tp, r, prob, order).token;
     EXPECT_TRUE(t == 1 || t == 3) << t;
   }
+  // a vocab limit never draws ids beyond it (here: forbids the two most likely tokens 1 and 3)
+  SamplingParams lim;
+  lim.vocab_limit = 1;
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(sample_token(logits.data(), 5, lim, r, prob, order).token, 0);
+  lim.temperature = 0;
+  Sampled g = sample_token(logits.data(), 5, lim, r, prob, order);
+  EXPECT_EQ(g.token, 0);
+  EXPECT_NEAR(g.logprob, double(logits[0]) - std::log(z), 1e-5);  // log-prob still over the full vocabulary
   // the log-prob is of the raw distribution, whatever the temperature
   SamplingParams hot;
   hot.temperature = 5.f;

@@ -1,0 +1,25 @@
+#include "infer/session.h"
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "model/checkpoint.h"
+
+namespace nanoseek {
+
+TextModel load_text_model(const std::string& dir) {
+  check(file_exists(dir + "/tokenizer.json"),
+        "{}: no tokenizer.json in the model directory (a model directory must carry its tokenizer; copy "
+        "tokenizer.json and tokenizer_config.json next to config.json)", dir);
+  TextModel t{load_model(dir), Tokenizer::load(dir), ChatTemplate::ChatML, {}};
+  check(t.tok.vocab_size() <= t.model->cfg.vocab_size,
+        "{}: the tokenizer has {} ids but the model's vocab_size is {}", dir, t.tok.vocab_size(),
+        t.model->cfg.vocab_size);
+  t.chat = detect_chat_template(t.tok);
+  if (t.tok.eos_id() >= 0) t.stop_ids.push_back(t.tok.eos_id());
+  for (const char* end : {"<｜end▁of▁sentence｜>", "<|im_end|>", "<|endoftext|>"})
+    if (auto id = t.tok.token_id(end); id && std::find(t.stop_ids.begin(), t.stop_ids.end(), *id) == t.stop_ids.end())
+      t.stop_ids.push_back(*id);
+  return t;
+}
+
+}  // namespace nanoseek
