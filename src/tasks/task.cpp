@@ -82,7 +82,8 @@ std::unique_ptr<Task> make_task(std::string_view name) {
 Verdict IntegerTask::verify(const Problem& p, std::string_view completion) const {
   auto key = answer_key(p, completion);
   if (!key) return Verdict::Unparseable;
-  return *key == p.answer ? Verdict::Correct : Verdict::Wrong;
+  auto want = normalize_integer(p.answer);  // problems read from JSON may spell it "+0042"
+  return *key == (want ? *want : p.answer) ? Verdict::Correct : Verdict::Wrong;
 }
 
 std::optional<std::string> IntegerTask::answer_key(const Problem&, std::string_view completion) const {

@@ -61,6 +61,8 @@ TEST(AddTask, AdversarialCompletions) {
   EXPECT_EQ(add->verify(q, "<answer>12,34</answer>"), Verdict::Unparseable);
   EXPECT_EQ(add->verify(q, "<answer>1e3</answer>"), Verdict::Unparseable);
   EXPECT_EQ(*add->answer_key(q, "<answer> 1,234 </answer>"), "1234");
+  q.answer = "+01234";  // a hand-written problem file need not spell the answer canonically
+  EXPECT_EQ(add->verify(q, "<answer>1234</answer>"), Verdict::Correct);
 }
 
 TEST(AddTask, LongSolutionShowsCarriesAndBorrows) {
