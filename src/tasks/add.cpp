@@ -20,12 +20,6 @@ struct Level {
 };
 constexpr Level kLevels[] = {{2, false, false}, {3, true, false}, {5, true, true}, {8, true, true}};
 
-int64_t pow10(int d) {
-  int64_t p = 1;
-  while (d-- > 0) p *= 10;
-  return p;
-}
-
 // One column of the written method, from the right. Addition: value = da + db + carry_in (0..19). Subtraction:
 // carry_in/carry_out are borrows and value is the written digit (0..9). `final_carry` marks the extra leftmost
 // column an addition's last carry makes.

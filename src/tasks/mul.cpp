@@ -19,12 +19,6 @@ struct Level {
 };
 constexpr Level kLevels[] = {{2, 1}, {2, 2}, {3, 2}, {4, 3}};
 
-int64_t pow10(int d) {
-  int64_t p = 1;
-  while (d-- > 0) p *= 10;
-  return p;
-}
-
 struct Term {
   std::string label;  // "347 * 20"
   int64_t value;

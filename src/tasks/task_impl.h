@@ -25,6 +25,12 @@ class IntegerTask : public Task {
   std::optional<std::string> answer_key(const Problem& p, std::string_view completion) const override;
 };
 
+inline int64_t pow10(int d) {  // d <= 18
+  int64_t p = 1;
+  while (d-- > 0) p *= 10;
+  return p;
+}
+
 // The R1 completion: "<think>\n{reasoning}\n</think>\n<answer>{answer}</answer>"; Bare when reasoning is empty.
 std::string r1_completion(std::string_view reasoning, std::string_view answer);
 
