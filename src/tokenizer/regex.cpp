@@ -3,6 +3,7 @@
 #include <pcre2.h>
 
 #include "core/error.h"
+#include "tokenizer/onig_gap.inc"
 
 namespace nanoseek {
 namespace {
@@ -29,6 +30,16 @@ MatchState& match_state() {
   return state;
 }
 
+// Extra ranges for \p{X} (see onig_gap.inc); nullptr when none are needed.
+const char* gap_for(std::string_view prop) {
+  if (prop == "L") return onig_gap::kL;
+  if (prop == "N") return onig_gap::kN;
+  if (prop == "M") return onig_gap::kM;
+  if (prop == "P") return onig_gap::kP;
+  if (prop == "S") return onig_gap::kS;
+  return nullptr;
+}
+
 }  // namespace
 
 std::string translate_onig(std::string_view p) {
@@ -37,6 +48,16 @@ std::string translate_onig(std::string_view p) {
   bool in_class = false;
   for (size_t i = 0; i < p.size(); ++i) {
     char c = p[i];
+    if (c == '\\' && i + 2 < p.size() && p[i + 1] == 'p' && p[i + 2] == '{') {
+      size_t close = p.find('}', i);
+      std::string_view prop = close == std::string_view::npos ? "" : p.substr(i + 3, close - i - 3);
+      if (const char* gap = gap_for(prop)) {
+        std::string item = "\\p{" + std::string(prop) + "}" + gap;
+        out += in_class ? item : "[" + item + "]";
+        i = close;
+        continue;
+      }
+    }
     if (c == '\\' && i + 1 < p.size()) {
       char n = p[i + 1];
       if (n == 's') {

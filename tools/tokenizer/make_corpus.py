@@ -52,6 +52,8 @@ CORPUS = [
     "e\u0301\u0301 a\u0323\u0302 \u1e69 s\u0323\u0307 \u212b \u2126 \ufb01",
     "\u0301 lone combining mark at start",
     "Ｆｕｌｌｗｉｄｔｈ ＡＢＣ １２３ ｶﾀｶﾅ",
+    # characters assigned in Unicode 15-16 (CJK Ext H/I, Egyptian Ext-A, Kawi digits): PCRE2 10.42 lacks them
+    "new CJK \U00031350\U00031351 ext-I \U0002EBF0 hieroglyph \U00013460 kawi \U00011F50\U00011F51 x\U0001E4D0y",
     # whitespace
     "a  b   c    d     e",
     "tabs\there\t\tand\t\t\tmore",
