@@ -9,6 +9,7 @@
 //   score_j = scale·(q̃·c_j + q_pe·k^R_j), j ≤ p;  ō = Σ_j softmax(score)_j c_j [kv_lora]
 //   o_h = W_UV_h ō                                                            [v_head_dim]
 // W_UK_h / W_UV_h are row blocks of kv_b_proj read in place (no copies at load).
+#include "core/parallel.h"
 #include "infer/engine.h"
 
 #include <fmt/format.h>
@@ -95,7 +96,7 @@ struct Engine::Impl {
     const int64_t d = c.hidden_size, H = c.num_attention_heads, nope = c.qk_nope_head_dim, R = c.qk_rope_head_dim;
     const int64_t Dq = c.qk_head_dim(), Dv = c.v_head_dim, kvl = c.kv_lora_rank, kvb = nope + Dv;
     const float eps = float(c.rms_norm_eps), scale = m.attn_scale;
-#pragma omp parallel for schedule(static) if (n * d > 16384)
+#pragma omp parallel for schedule(static) if (worth_parallel(n * d))
     for (int64_t i = 0; i < n; ++i) std::memcpy(&x[i * d], m.w.embed + int64_t(tok[i]) * d, sizeof(float) * d);
     for (int64_t L = 0; L < c.num_hidden_layers; ++L) {
       const LayerWeights& lw = m.w.layers[L];
@@ -123,7 +124,9 @@ struct Engine::Impl {
       for (int64_t h = 0; h < H; ++h)
         gemm(false, false, n, kvl, nope, 1.f, &q[h * Dq], H * Dq, lw.attn.kv_b + h * kvb * kvl, kvl, 0.f,
              &qt[h * kvl], H * kvl);
-#pragma omp parallel
+      int64_t work = 0;
+      for (int64_t i = 0; i < n; ++i) work += (pos[i] + 1) * H * 2 * (kvl + R);
+#pragma omp parallel if (worth_parallel(work))
       {
         std::vector<float> sc(size_t(plan.max_len));
 #pragma omp for collapse(2) schedule(dynamic)

@@ -4,6 +4,7 @@
 // GEMMs over a contiguous block of rows. No token dropping.
 #include <cstring>
 
+#include "core/parallel.h"
 #include "model/model.h"
 #include "ops/linear.h"
 #include "ops/moe_router.h"
@@ -72,10 +73,10 @@ void ffn_forward(const LayerCtx& cx, LayerActs& a, float* out, int64_t* load) {
       m.slot_row[n * K + k] = int32_t(row);
       m.row_token[row] = int32_t(n);
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_parallel(N * K * d))
   for (int64_t r = 0; r < N * K; ++r) std::memcpy(&m.xg[r * d], &a.xn2[m.row_token[r] * d], sizeof(float) * d);
   // experts: one parallel task per expert, each running single-threaded GEMMs on its row block
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) if (worth_parallel(N * K * d * F * 3))
   for (int64_t e = 0; e < E; ++e) {
     const int64_t r0 = m.offsets[e], M = m.offsets[e + 1] - r0;
     if (M == 0) continue;
@@ -86,7 +87,7 @@ void ffn_forward(const LayerCtx& cx, LayerActs& a, float* out, int64_t* load) {
   if (c.n_shared_experts > 0)
     swiglu_ffn_forward(lw.shared, a.xn2.data(), m.shared.a.data(), m.shared.b.data(), m.shared.h.data(), out, N, d,
                        c.shared_inter(), 1.f);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_parallel(N * K * d))
   for (int64_t n = 0; n < N; ++n)
     for (int64_t k = 0; k < K; ++k) {
       const float wk = m.w[n * K + k];
@@ -119,7 +120,7 @@ void ffn_backward(const LayerCtx& cx, LayerActs& a, const float* dout, float* dm
     // combine: dw[n,k] = dout[n]·y[row], dy[row] = w[n,k]·dout[n]
     float* dw = ws.scratch(S_DW, N * K, false);
     float* dy = ws.scratch(S_DY, N * K * d, false);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_parallel(N * K * d))
     for (int64_t n = 0; n < N; ++n)
       for (int64_t k = 0; k < K; ++k) {
         const int64_t row = m.slot_row[n * K + k];
@@ -137,7 +138,7 @@ void ffn_backward(const LayerCtx& cx, LayerActs& a, const float* dout, float* dm
     float* dh = ws.scratch(S_DH, N * K * F, false);
     float* da = ws.scratch(S_DA, N * K * F, false);
     float* db = ws.scratch(S_DB, N * K * F, false);
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(dynamic) if (worth_parallel(N * K * d * F * 6))
     for (int64_t e = 0; e < E; ++e) {
       const int64_t r0 = m.offsets[e], M = m.offsets[e + 1] - r0;
       if (M == 0) continue;
@@ -146,7 +147,7 @@ void ffn_backward(const LayerCtx& cx, LayerActs& a, const float* dout, float* dm
                           F);
     }
     // un-dispatch: dxn[n] += Σ_k dxg[slot_row[n,k]]
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_parallel(N * K * d))
     for (int64_t n = 0; n < N; ++n)
       for (int64_t k = 0; k < K; ++k) {
         const float* src = dxg + int64_t(m.slot_row[n * K + k]) * d;

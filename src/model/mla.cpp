@@ -2,6 +2,7 @@
 // Shapes per stack of N = B·T tokens: see model/workspace.h. Scratch slots used by backward are named below.
 #include <cstring>
 
+#include "core/parallel.h"
 #include "model/model.h"
 #include "ops/attention.h"
 #include "ops/linear.h"
@@ -40,7 +41,7 @@ void mla_forward(const LayerCtx& cx, LayerActs& a) {
   rmsnorm_forward(t.c_n.data(), t.c_rstd.data(), t.kva.data(), lw.attn.kv_a_norm, N, kvl, eps, kva_dim);
   linear_forward(t.kv.data(), t.c_n.data(), lw.attn.kv_b, N, kvl, kvb_dim);
   // assemble per-head k = [k_nope | k_pe (shared by all heads)] and v
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_parallel(N * H * (Dq + Dv)))
   for (int64_t n = 0; n < N; ++n)
     for (int64_t h = 0; h < H; ++h) {
       const float* kvh = t.kv.data() + n * kvb_dim + h * (nope + Dv);
@@ -77,7 +78,7 @@ void mla_backward(const LayerCtx& cx, LayerActs& a, const float* dmid, float* dx
   // split dk back into kv_b's output (k_nope, v) and the shared k_pe (summed over heads)
   float* dkv = ws.scratch(S_DKV, N * kvb_dim, false);
   float* dkva = ws.scratch(S_DKVA, N * kva_dim);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_parallel(N * H * (Dq + Dv)))
   for (int64_t n = 0; n < N; ++n)
     for (int64_t h = 0; h < H; ++h) {
       float* dkvh = dkv + n * kvb_dim + h * (nope + Dv);

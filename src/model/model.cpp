@@ -3,6 +3,7 @@
 // m_i = eh_proj([enorm(Emb(ids[i+k])) ; hnorm(h^{k−1}_i)]) (embedding first, as the released weights use),
 // h^k = DecoderLayer(m), logits = head(shared_head.norm(h^k)) predicting targets[i+k]. h^0 is the last main
 // layer's output before the final norm. The embedding and head are the main model's (shared).
+#include "core/parallel.h"
 #include "model/model.h"
 
 #include <algorithm>
@@ -20,7 +21,7 @@ namespace {
 enum Slot { S_DHEAD = 10, S_DH0 = 11, S_MTP_A = 12, S_MTP_B = 13, S_DMID = 14, S_DXIN = 15, S_DE = 16, S_DHN = 17 };
 
 void embed_rows(float* out, const float* table, const int32_t* ids, int64_t N, int64_t d) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_parallel(N * d))
   for (int64_t n = 0; n < N; ++n) std::memcpy(out + n * d, table + int64_t(ids[n]) * d, sizeof(float) * d);
 }
 

@@ -1,3 +1,4 @@
+#include "core/parallel.h"
 #include "ops/attention.h"
 
 #include <cmath>
@@ -12,7 +13,7 @@ namespace nanoseek {
 void attention_forward(float* o, float* P, const float* q, const float* k, const float* v, const int32_t* seg,
                        const AttnShape& s, float scale) {
   const int64_t T = s.T, qs = s.H * s.Dq, vs = s.H * s.Dv;
-#pragma omp parallel for collapse(2) schedule(dynamic)
+#pragma omp parallel for collapse(2) schedule(dynamic) if (worth_parallel(s.B * s.H * T * T * (s.Dq + s.Dv)))
   for (int64_t b = 0; b < s.B; ++b)
     for (int64_t h = 0; h < s.H; ++h) {
       const float* qh = q + b * T * qs + h * s.Dq;
@@ -45,7 +46,7 @@ void attention_forward(float* o, float* P, const float* q, const float* k, const
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* P, const float* q,
                         const float* k, const float* v, const AttnShape& s, float scale) {
   const int64_t T = s.T, qs = s.H * s.Dq, vs = s.H * s.Dv;
-#pragma omp parallel
+#pragma omp parallel if (worth_parallel(2 * s.B * s.H * T * T * (s.Dq + s.Dv)))
   {
     std::vector<float> dS(static_cast<size_t>(T * T));
 #pragma omp for collapse(2) schedule(dynamic)

@@ -1,3 +1,4 @@
+#include "core/parallel.h"
 #include "ops/cross_entropy.h"
 
 #include <cmath>
@@ -20,7 +21,7 @@ static inline double row_logsumexp(const float* x, int64_t V) {
 CeResult cross_entropy_forward(const float* logits, const int32_t* targets, int64_t N, int64_t V, float* row_loss) {
   double sum = 0;
   int64_t count = 0;
-#pragma omp parallel for reduction(+ : sum, count) schedule(static)
+#pragma omp parallel for reduction(+ : sum, count) schedule(static) if (worth_parallel(N * V))
   for (int64_t n = 0; n < N; ++n) {
     float l = 0;
     if (targets[n] >= 0) {
@@ -36,7 +37,7 @@ CeResult cross_entropy_forward(const float* logits, const int32_t* targets, int6
 
 void cross_entropy_backward(float* dlogits, const float* logits, const int32_t* targets, int64_t N, int64_t V,
                             float grad_scale) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_parallel(N * V))
   for (int64_t n = 0; n < N; ++n) {
     const float* x = logits + n * V;
     float* d = dlogits + n * V;
@@ -52,7 +53,7 @@ void cross_entropy_backward(float* dlogits, const float* logits, const int32_t* 
 }
 
 void token_logprobs(float* out, const float* logits, const int32_t* targets, int64_t N, int64_t V) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_parallel(N * V))
   for (int64_t n = 0; n < N; ++n)
     out[n] = targets[n] < 0 ? 0.f : float(double(logits[n * V + targets[n]]) - row_logsumexp(logits + n * V, V));
 }

@@ -1,3 +1,4 @@
+#include "core/parallel.h"
 #include "ops/moe_router.h"
 
 #include <cmath>
@@ -42,7 +43,7 @@ void router_forward(float* scores, int32_t* idx, float* w, const float* logits, 
                     const RouterConfig& rc) {
   const int64_t E = rc.E, K = rc.K, G = rc.n_group, per = E / G;
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-#pragma omp parallel
+#pragma omp parallel if (worth_parallel(N * E * K))
   {
     std::vector<float> sel(static_cast<size_t>(E)), gscore(static_cast<size_t>(G));
     std::vector<int32_t> gkeep(static_cast<size_t>(G));
@@ -95,7 +96,7 @@ void router_forward(float* scores, int32_t* idx, float* w, const float* logits, 
 void router_backward(float* dlogits, const float* dw, const float* dscores, const float* scores, const int32_t* idx,
                      int64_t N, const RouterConfig& rc) {
   const int64_t E = rc.E, K = rc.K;
-#pragma omp parallel
+#pragma omp parallel if (worth_parallel(N * E * 4))
   {
     std::vector<double> ds(static_cast<size_t>(E));
 #pragma omp for schedule(static)

@@ -1,3 +1,4 @@
+#include "core/parallel.h"
 #include "ops/rmsnorm.h"
 
 #include <omp.h>
@@ -9,7 +10,7 @@ namespace nanoseek {
 
 void rmsnorm_forward(float* y, float* rstd, const float* x, const float* g, int64_t N, int64_t C, float eps,
                      int64_t x_stride) {
-#pragma omp parallel for schedule(static) if (N * C > 4096)
+#pragma omp parallel for schedule(static) if (worth_parallel(N * C * 4))
   for (int64_t n = 0; n < N; ++n) {
     const float* xr = x + n * x_stride;
     float* yr = y + n * C;
@@ -27,7 +28,7 @@ void rmsnorm_backward(float* dx, float* dg, const float* dy, const float* x, con
                       int64_t N, int64_t C, int64_t x_stride) {
   const int nt = omp_get_max_threads();
   std::vector<float> dg_part(size_t(nt) * C, 0.f);
-#pragma omp parallel if (N * C > 4096)
+#pragma omp parallel if (worth_parallel(N * C * 8))
   {
     float* dgp = dg_part.data() + size_t(omp_get_thread_num()) * C;
 #pragma omp for schedule(static)

@@ -1,3 +1,4 @@
+#include "core/parallel.h"
 #include "ops/rope.h"
 
 #include <algorithm>
@@ -60,7 +61,7 @@ static void rope_apply(float* x, const int32_t* pos, int64_t N, int64_t heads, i
   const int64_t half = t.dim / 2;
   for (int64_t n = 0; n < N; ++n)  // validate before the parallel loop: exceptions must not cross OpenMP regions
     if (pos[n] < 0 || pos[n] >= t.max_pos) fail("rope: position {} outside the table [0, {})", pos[n], t.max_pos);
-#pragma omp parallel for schedule(static) if (N * heads > 256)
+#pragma omp parallel for schedule(static) if (worth_parallel(N * heads * t.dim * 3))
   for (int64_t n = 0; n < N; ++n) {
     const int64_t p = pos[n];
     const float* cs = t.cos.data() + p * half;

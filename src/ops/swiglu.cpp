@@ -1,3 +1,4 @@
+#include "core/parallel.h"
 #include "ops/swiglu.h"
 
 #include <cmath>
@@ -5,7 +6,7 @@
 namespace nanoseek {
 
 void swiglu_forward(float* h, const float* a, const float* b, size_t n) {
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (worth_parallel(int64_t(n) * 8))
   for (size_t i = 0; i < n; ++i) {
     const float s = 1.f / (1.f + std::exp(-a[i]));
     h[i] = a[i] * s * b[i];
@@ -14,7 +15,7 @@ void swiglu_forward(float* h, const float* a, const float* b, size_t n) {
 
 // d silu(a)/da = σ(a)·(1 + a·(1 − σ(a)))
 void swiglu_backward(float* da, float* db, const float* dh, const float* a, const float* b, size_t n) {
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (worth_parallel(int64_t(n) * 8))
   for (size_t i = 0; i < n; ++i) {
     const float s = 1.f / (1.f + std::exp(-a[i]));
     const float silu = a[i] * s;

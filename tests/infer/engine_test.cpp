@@ -6,6 +6,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/fs.h"
 #include "infer/engine.h"
 #include "infer/sampler.h"
 #include "model/checkpoint.h"
@@ -233,6 +234,28 @@ TEST(Sampler, TopKOneAndTinyTopPAreGreedy_DistributionMatchesSoftmax) {
   hot.temperature = 5.f;
   Sampled s = sample_token(logits.data(), 5, hot, r, prob, order);
   EXPECT_NEAR(s.logprob, double(logits[s.token]) - std::log(z), 1e-5);
+}
+
+}  // namespace nanoseek
+
+namespace nanoseek {
+
+// Greedy output byte-exact against the reference's own cached decoder (tools/reference/make_greedy_golden.py,
+// float64). The golden records the smallest top-1/top-2 logit margin (>= 3e-4), far above float32 round-off
+// (~1e-6), so exact equality is the right test.
+TEST_P(EnginePaths, GreedyTokensEqualReferenceDecoder) {
+  const std::string dir = test::source_dir() + "/tests/golden/model/" + GetParam();
+  auto m = load_model(dir);
+  auto g = nlohmann::json::parse(read_file(dir + "/greedy.json"));
+  ASSERT_GT(g["min_margin"].get<double>(), 1e-4);
+  Engine e(*m, 2, 64);
+  GenerateRequest req;
+  req.prompts = g["prompts"].get<std::vector<std::vector<int32_t>>>();
+  req.sampling.temperature = 0;
+  req.sampling.max_new_tokens = int(g["tokens"][0].size());
+  auto out = e.generate(req);
+  for (size_t p = 0; p < out.size(); ++p)
+    EXPECT_EQ(out[p].tokens, g["tokens"][p].get<std::vector<int32_t>>()) << GetParam() << " prompt " << p;
 }
 
 }  // namespace nanoseek
