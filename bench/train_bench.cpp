@@ -58,7 +58,21 @@ extern "C" void cblas_sgemm(OPENBLAS_CONST enum CBLAS_ORDER o, OPENBLAS_CONST en
                             OPENBLAS_CONST float* A, OPENBLAS_CONST blasint lda, OPENBLAS_CONST float* B,
                             OPENBLAS_CONST blasint ldb, OPENBLAS_CONST float beta, float* C,
                             OPENBLAS_CONST blasint ldc) {
-  static SgemmFn real = reinterpret_cast<SgemmFn>(dlsym(RTLD_NEXT, "cblas_sgemm"));
+  // With --as-needed the linker may drop OpenBLAS (this file defines its only used symbol): then load it by name,
+  // the OpenMP build first (the one CMake links).
+  static SgemmFn real = [] {
+    void* f = dlsym(RTLD_NEXT, "cblas_sgemm");
+    for (const char* lib : {"/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0",
+                            "/usr/lib/aarch64-linux-gnu/openblas-openmp/libopenblas.so.0", "libopenblas.so.0"}) {
+      if (f) break;
+      if (void* h = dlopen(lib, RTLD_NOW | RTLD_LOCAL)) f = dlsym(h, "cblas_sgemm");
+    }
+    if (!f) {
+      std::fprintf(stderr, "train_bench: cannot find OpenBLAS's cblas_sgemm\n");
+      std::abort();
+    }
+    return reinterpret_cast<SgemmFn>(f);
+  }();
   const double t0 = now();
   real(o, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   double dt = now() - t0;
