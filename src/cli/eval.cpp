@@ -1,0 +1,82 @@
+// nanoseek eval --model DIR --task T --k K --out FILE.json — the R1 evaluation protocol on held-out problems:
+// k samples per problem at temperature 0.6, top-p 0.95; pass@1, unbiased pass@k, cons@k, mean response length,
+// per difficulty. Writes FILE.json and FILE.md (the Markdown table), prints the table.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <memory>
+
+#include "cli/command.h"
+#include "core/error.h"
+#include "core/fs.h"
+#include "model/checkpoint.h"
+#include "rl/evaluate.h"
+
+namespace nanoseek {
+namespace {
+
+struct EvalCli {
+  std::string model, out, levels, split = "test", format = "r1-zero";
+  EvalOptions o;
+};
+
+std::vector<std::string> split_csv(const std::string& s) {
+  std::vector<std::string> v;
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t j = s.find(',', i);
+    if (j == std::string::npos) j = s.size();
+    if (j > i) v.push_back(s.substr(i, j - i));
+    i = j + 1;
+  }
+  return v;
+}
+
+int run_eval(EvalCli& c) {
+  c.o.levels = split_csv(c.levels);
+  c.o.split = parse_split(c.split);
+  c.o.format = parse_prompt_format(c.format);
+  check(file_exists(c.model + "/tokenizer.json"), "{}: no tokenizer.json in the model directory", c.model);
+  auto m = load_model(c.model);
+  Tokenizer tok = Tokenizer::load(c.model);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto progress = [&](int64_t done, int64_t total) {
+    double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double eta = done ? el * double(total - done) / double(done) : 0;
+    std::fprintf(stderr, "\reval %s: %lld/%lld problems  %.0fs elapsed  ETA %.0fs   ", c.o.task.c_str(),
+                 (long long)done, (long long)total, el, eta);
+  };
+  EvalReport r = evaluate(*m, tok, c.o, progress);
+  std::fprintf(stderr, "\n");
+  write_file_atomic(c.out, r.to_json().dump(2) + "\n");
+  std::string md_path = c.out.size() > 5 && c.out.ends_with(".json") ? c.out.substr(0, c.out.size() - 5) + ".md"
+                                                                      : c.out + ".md";
+  write_file_atomic(md_path, r.markdown());
+  fmt::print("{}", r.markdown());
+  std::fprintf(stderr, "wrote %s and %s\n", c.out.c_str(), md_path.c_str());
+  return 0;
+}
+
+const bool registered = cli::add_command({"eval", "pass@1 / pass@k / cons@k on held-out task problems (R1 protocol)", 80,
+    [](CLI::App& app) -> cli::Runner {
+      auto c = std::make_shared<EvalCli>();
+      app.add_option("--model", c->model, "Model directory (weights + tokenizer)")->required();
+      app.add_option("--task", c->o.task, "Task: add, add-zh, mul, countdown")->required();
+      app.add_option("--k", c->o.k, "k of pass@k and cons@k")->capture_default_str();
+      app.add_option("--out", c->out, "Output JSON file (a .md table is written beside it)")->required();
+      app.add_option("--n", c->o.n, "Samples per problem (default k; > k makes pass@k unbiased)");
+      app.add_option("--levels", c->levels, "Comma-separated levels (default: all)");
+      app.add_option("--problems", c->o.problems_per_level, "Problems per level")->capture_default_str();
+      app.add_option("--temperature", c->o.temperature, "Sampling temperature")->capture_default_str();
+      app.add_option("--top-p", c->o.top_p, "Nucleus mass kept")->capture_default_str();
+      app.add_option("--max-tokens", c->o.max_new_tokens, "Maximum response tokens")->capture_default_str();
+      app.add_option("--seed", c->o.seed, "Problem and sampling seed")->capture_default_str();
+      app.add_option("--split", c->split, "train | val | test")->capture_default_str();
+      app.add_option("--format", c->format, "Prompt format the model was trained on: r1-zero | plain")
+          ->capture_default_str();
+      app.add_option("--batch", c->o.max_batch, "Engine slots (sequences in flight)")->capture_default_str();
+      return [c] { return run_eval(*c); };
+    }});
+
+}  // namespace
+}  // namespace nanoseek
