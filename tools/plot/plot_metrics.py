@@ -47,7 +47,7 @@ def main():
     ap.add_argument("--title", default="")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
-    runs = [(r.split("=", 1)[0], load(r.split("=", 1)[1])) for r in a.runs]
+    runs = [(r.rsplit("=", 1)[0], load(r.rsplit("=", 1)[1])) for r in a.runs]
     fig, axes = plt.subplots(1, len(a.keys), figsize=(5 * len(a.keys), 3.6), squeeze=False)
     for ax, key in zip(axes[0], a.keys):
         for label, rows in runs:
