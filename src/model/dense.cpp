@@ -1,0 +1,474 @@
+// Dense Qwen2 / Llama students: config, tensor registry, forward/backward side by side, HF load/save.
+#include "model/dense.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <set>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/parallel.h"
+#include "core/rng.h"
+#include "core/safetensors.h"
+#include "ops/attention.h"
+#include "ops/cross_entropy.h"
+#include "ops/linear.h"
+#include "ops/rmsnorm.h"
+#include "ops/swiglu.h"
+
+namespace nanoseek {
+
+using json = nlohmann::json;
+
+// ---------------------------------------------------------------- config
+
+bool is_dense_model_type(const std::string& t) { return t == "qwen2" || t == "llama"; }
+
+namespace {
+
+const std::set<std::string> kDenseKnown = {
+    "model_type", "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+    "num_key_value_heads", "head_dim", "rope_theta", "rms_norm_eps", "tie_word_embeddings",
+    "max_position_embeddings", "initializer_range", "rope_scaling", "hidden_act", "attention_bias", "mlp_bias",
+    "use_sliding_window"};
+
+struct DReader {
+  const json& j;
+  const std::string& label;
+  const json& need(const char* k) const {
+    auto it = j.find(k);
+    if (it == j.end() || it->is_null()) fail("{}: required field '{}' is missing", label, k);
+    return *it;
+  }
+  int64_t integer(const char* k) const {
+    const json& v = need(k);
+    check(v.is_number_integer(), "{}: field '{}' must be an integer, got {}", label, k, v.dump());
+    const int64_t x = v.get<int64_t>();
+    check(x >= 1, "{}: field '{}' must be >= 1, got {}", label, k, x);
+    return x;
+  }
+  double positive(const char* k) const {
+    const json& v = need(k);
+    check(v.is_number(), "{}: field '{}' must be a number, got {}", label, k, v.dump());
+    const double x = v.get<double>();
+    check(std::isfinite(x) && x > 0, "{}: field '{}' must be > 0, got {}", label, k, x);
+    return x;
+  }
+  bool boolean(const char* k) const {
+    const json& v = need(k);
+    check(v.is_boolean(), "{}: field '{}' must be true or false, got {}", label, k, v.dump());
+    return v.get<bool>();
+  }
+  bool has(const char* k) const { return j.contains(k) && !j[k].is_null(); }
+};
+
+}  // namespace
+
+DenseConfig parse_dense_config(const json& j, const std::string& label) {
+  check(j.is_object(), "{}: config must be a JSON object", label);
+  DReader r{j, label};
+  DenseConfig c;
+  const json& mt = r.need("model_type");
+  check(mt.is_string() && is_dense_model_type(mt.get<std::string>()),
+        "{}: field 'model_type' must be \"qwen2\" or \"llama\" for a dense model, got {}", label, mt.dump());
+  c.model_type = mt.get<std::string>();
+  c.vocab_size = r.integer("vocab_size");
+  c.hidden_size = r.integer("hidden_size");
+  c.intermediate_size = r.integer("intermediate_size");
+  c.num_hidden_layers = r.integer("num_hidden_layers");
+  c.num_attention_heads = r.integer("num_attention_heads");
+  c.num_key_value_heads = r.integer("num_key_value_heads");
+  c.max_position_embeddings = r.integer("max_position_embeddings");
+  c.rope_theta = r.positive("rope_theta");
+  c.rms_norm_eps = r.positive("rms_norm_eps");
+  c.tie_word_embeddings = r.boolean("tie_word_embeddings");
+  c.initializer_range = r.has("initializer_range") ? r.positive("initializer_range") : 0.02;
+  if (r.has("head_dim")) {
+    c.head_dim = r.integer("head_dim");
+  } else {
+    check(c.hidden_size % c.num_attention_heads == 0,
+          "{}: 'head_dim' is absent and hidden_size {} is not divisible by num_attention_heads {}", label,
+          c.hidden_size, c.num_attention_heads);
+    c.head_dim = c.hidden_size / c.num_attention_heads;
+  }
+  check(c.head_dim % 2 == 0, "{}: field 'head_dim' must be even for rotary embeddings, got {}", label, c.head_dim);
+  check(c.num_attention_heads % c.num_key_value_heads == 0,
+        "{}: num_attention_heads {} must be a multiple of num_key_value_heads {}", label, c.num_attention_heads,
+        c.num_key_value_heads);
+  if (r.has("rope_scaling"))
+    fail("{}: field 'rope_scaling' = {} is not supported for dense models (only null)", label, j["rope_scaling"].dump());
+  if (r.has("hidden_act"))
+    check(j["hidden_act"] == "silu", "{}: field 'hidden_act' must be \"silu\", got {}", label, j["hidden_act"].dump());
+  if (r.has("mlp_bias")) check(!r.boolean("mlp_bias"), "{}: field 'mlp_bias' = true is not supported", label);
+  if (r.has("use_sliding_window"))
+    check(!r.boolean("use_sliding_window"), "{}: field 'use_sliding_window' = true is not supported", label);
+  if (c.model_type == "qwen2") {
+    c.qkv_bias = true;   // Qwen2 always has q/k/v biases and no o bias
+  } else {
+    // Llama's attention_bias adds biases to q, k, v AND o_proj; we implement the bias-free form only.
+    if (r.has("attention_bias"))
+      check(!r.boolean("attention_bias"), "{}: field 'attention_bias' = true is not supported for llama", label);
+    c.qkv_bias = false;
+  }
+  c.extra = json::object();
+  for (const auto& [k, v] : j.items())
+    if (!kDenseKnown.count(k)) c.extra[k] = v;
+  return c;
+}
+
+DenseConfig load_dense_config(const std::string& dir) {
+  const std::string path = dir + "/config.json";
+  const std::string text = read_file(path);
+  json j = json::parse(text, nullptr, false);
+  check(!j.is_discarded(), "{}: not valid JSON", path);
+  return parse_dense_config(j, path);
+}
+
+json dense_config_json(const DenseConfig& c) {
+  json j = c.extra;
+  const bool qwen = c.model_type == "qwen2";
+  if (!j.contains("architectures")) j["architectures"] = {qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM"};
+  j["model_type"] = c.model_type;
+  j["vocab_size"] = c.vocab_size;
+  j["hidden_size"] = c.hidden_size;
+  j["intermediate_size"] = c.intermediate_size;
+  j["num_hidden_layers"] = c.num_hidden_layers;
+  j["num_attention_heads"] = c.num_attention_heads;
+  j["num_key_value_heads"] = c.num_key_value_heads;
+  j["head_dim"] = c.head_dim;
+  j["max_position_embeddings"] = c.max_position_embeddings;
+  j["rope_theta"] = c.rope_theta;
+  j["rms_norm_eps"] = c.rms_norm_eps;
+  j["initializer_range"] = c.initializer_range;
+  j["tie_word_embeddings"] = c.tie_word_embeddings;
+  j["rope_scaling"] = nullptr;
+  j["hidden_act"] = "silu";
+  if (!qwen) j["attention_bias"] = false;
+  return j;
+}
+
+// ---------------------------------------------------------------- registry
+
+void dense_for_each_tensor(const DenseConfig& c, DenseWeights& w,
+                           const std::function<void(const DenseTensorSpec&, float*&)>& fn) {
+  const int64_t d = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;
+  const int64_t qd = c.num_attention_heads * c.head_dim, kvd = c.num_key_value_heads * c.head_dim;
+  w.layers.resize(size_t(c.num_hidden_layers));
+  fn({"model.embed_tokens.weight", {V, d}, Init::Normal}, w.embed);
+  for (int64_t L = 0; L < c.num_hidden_layers; ++L) {
+    DenseLayerWeights& l = w.layers[L];
+    const std::string p = "model.layers." + std::to_string(L) + ".";
+    fn({p + "input_layernorm.weight", {d}, Init::Ones}, l.in_norm);
+    fn({p + "self_attn.q_proj.weight", {qd, d}, Init::Normal}, l.q);
+    if (c.qkv_bias) fn({p + "self_attn.q_proj.bias", {qd}, Init::Zeros}, l.q_bias);
+    fn({p + "self_attn.k_proj.weight", {kvd, d}, Init::Normal}, l.k);
+    if (c.qkv_bias) fn({p + "self_attn.k_proj.bias", {kvd}, Init::Zeros}, l.k_bias);
+    fn({p + "self_attn.v_proj.weight", {kvd, d}, Init::Normal}, l.v);
+    if (c.qkv_bias) fn({p + "self_attn.v_proj.bias", {kvd}, Init::Zeros}, l.v_bias);
+    fn({p + "self_attn.o_proj.weight", {d, qd}, Init::Normal}, l.o);
+    fn({p + "post_attention_layernorm.weight", {d}, Init::Ones}, l.post_norm);
+    fn({p + "mlp.gate_proj.weight", {F, d}, Init::Normal}, l.gate);
+    fn({p + "mlp.up_proj.weight", {F, d}, Init::Normal}, l.up);
+    fn({p + "mlp.down_proj.weight", {d, F}, Init::Normal}, l.down);
+  }
+  fn({"model.norm.weight", {d}, Init::Ones}, w.norm);
+  if (!c.tie_word_embeddings) fn({"lm_head.weight", {V, d}, Init::Normal}, w.lm_head);
+}
+
+DenseLayout dense_layout(const DenseConfig& c) {
+  DenseLayout lay;
+  DenseWeights w;
+  dense_for_each_tensor(c, w, [&](const DenseTensorSpec& s, float*&) {
+    lay.specs.push_back(s);
+    lay.offsets.push_back(lay.total);
+    lay.total += size_t(s.numel());
+  });
+  return lay;
+}
+
+DenseWeights bind_dense_weights(const DenseConfig& c, float* base) {
+  DenseWeights w;
+  size_t off = 0;
+  dense_for_each_tensor(c, w, [&](const DenseTensorSpec& s, float*& slot) {
+    slot = base + off;
+    off += size_t(s.numel());
+  });
+  if (c.tie_word_embeddings) w.lm_head = w.embed;
+  return w;
+}
+
+// ---------------------------------------------------------------- activations
+
+DenseActs plan_dense_acts(const DenseConfig& c, int64_t B, int64_t T) {
+  check(B >= 1 && T >= 1, "dense activations: batch {} x seq {} must be positive", B, T);
+  check(T <= c.max_position_embeddings, "sequence length {} exceeds max_position_embeddings {}", T,
+        c.max_position_embeddings);
+  const size_t N = size_t(B * T), d = size_t(c.hidden_size), F = size_t(c.intermediate_size);
+  const size_t qd = size_t(c.num_attention_heads * c.head_dim), kvd = size_t(c.num_key_value_heads * c.head_dim);
+  const size_t H = size_t(c.num_attention_heads);
+  DenseActs a;
+  a.B = B;
+  a.T = T;
+  a.pos.resize(N);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T; ++t) a.pos[b * T + t] = int32_t(t);
+  a.layers.resize(size_t(c.num_hidden_layers));
+  for (auto& l : a.layers) {
+    l.x_in.resize(N * d); l.n1.resize(N * d); l.rstd1.resize(N);
+    l.q.resize(N * qd); l.k.resize(N * kvd); l.v.resize(N * kvd);
+    l.P.resize(size_t(B) * H * size_t(T * T)); l.att.resize(N * qd);
+    l.x_mid.resize(N * d); l.n2.resize(N * d); l.rstd2.resize(N);
+    l.a.resize(N * F); l.b.resize(N * F); l.hact.resize(N * F);
+  }
+  a.x_final.resize(N * d); a.nf.resize(N * d); a.rstdf.resize(N);
+  a.logits.resize(N * size_t(c.vocab_size));
+  for (auto* v : {&a.kx, &a.vx, &a.dkx, &a.dvx, &a.datt, &a.dq}) v->resize(N * qd);
+  for (auto* v : {&a.dx, &a.dmid, &a.dn}) v->resize(N * d);
+  for (auto* v : {&a.dk, &a.dv}) v->resize(N * kvd);
+  for (auto* v : {&a.da, &a.db, &a.dh}) v->resize(N * F);
+  return a;
+}
+
+size_t DenseActs::bytes() const {
+  size_t n = 0;
+  for (const auto& l : layers)
+    for (const auto* v : {&l.x_in, &l.n1, &l.rstd1, &l.q, &l.k, &l.v, &l.P, &l.att, &l.x_mid, &l.n2, &l.rstd2,
+                          &l.a, &l.b, &l.hact})
+      n += v->size();
+  for (const auto* v : {&x_final, &nf, &rstdf, &logits, &kx, &vx, &dkx, &dvx, &dx, &dmid, &dn, &datt, &dq, &dk,
+                        &dv, &da, &db, &dh})
+    n += v->size();
+  return n * sizeof(float) + pos.size() * sizeof(int32_t);
+}
+
+// ---------------------------------------------------------------- model
+
+DenseModel::DenseModel(const DenseConfig& c)
+    : cfg(c), layout(dense_layout(c)), params(layout.total, 0.f),
+      rope(make_rope_half_table(c.head_dim, std::min<int64_t>(c.max_position_embeddings, 1 << 17), c.rope_theta)) {
+  w = bind_dense_weights(cfg, params.data());
+}
+
+void DenseModel::enable_grad() {
+  if (!grads.empty()) return;
+  grads.assign(layout.total, 0.f);
+  g = bind_dense_weights(cfg, grads.data());
+}
+
+void DenseModel::zero_grad() { std::fill(grads.begin(), grads.end(), 0.f); }
+
+void DenseModel::init(uint64_t seed) {
+  for (size_t i = 0; i < layout.specs.size(); ++i) {
+    const DenseTensorSpec& s = layout.specs[i];
+    float* p = params.data() + layout.offsets[i];
+    const int64_t n = s.numel();
+    if (s.init == Init::Ones) std::fill(p, p + n, 1.f);
+    if (s.init == Init::Zeros) std::fill(p, p + n, 0.f);
+    if (s.init == Init::Normal) {
+      Rng r = Rng::derive(seed, i);
+      for (int64_t k = 0; k < n; ++k) p[k] = float(r.normal() * cfg.initializer_range);
+    }
+  }
+}
+
+namespace {
+
+void add_bias(float* y, const float* bias, int64_t N, int64_t O) {
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < O; ++o) y[n * O + o] += bias[o];
+}
+void bias_backward(float* dbias, const float* dy, int64_t N, int64_t O) {
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < O; ++o) dbias[o] += dy[n * O + o];
+}
+// GQA: kx[N,H,D] = kv[N, h / rep, D]   (HF repeat_kv)
+void expand_kv(float* kx, const float* kv, int64_t N, int64_t H, int64_t Hkv, int64_t D) {
+  const int64_t rep = H / Hkv;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t h = 0; h < H; ++h)
+      std::memcpy(kx + (n * H + h) * D, kv + (n * Hkv + h / rep) * D, sizeof(float) * D);
+}
+// dkv[N,Hkv,D] = Σ over the rep heads sharing it of dkx[N,H,D]   (overwrite)
+void reduce_kv(float* dkv, const float* dkx, int64_t N, int64_t H, int64_t Hkv, int64_t D) {
+  const int64_t rep = H / Hkv;
+  std::fill(dkv, dkv + N * Hkv * D, 0.f);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t h = 0; h < H; ++h) {
+      float* dst = dkv + (n * Hkv + h / rep) * D;
+      const float* src = dkx + (n * H + h) * D;
+      for (int64_t i = 0; i < D; ++i) dst[i] += src[i];
+    }
+}
+void zero(std::vector<float>& v) { std::fill(v.begin(), v.end(), 0.f); }
+
+}  // namespace
+
+DenseStats DenseModel::forward(const Batch& b, DenseActs& A) const {
+  const DenseConfig& c = cfg;
+  check(b.B == A.B && b.T == A.T, "dense forward: batch {}x{} does not match the activations planned for {}x{}", b.B,
+        b.T, A.B, A.T);
+  const int64_t B = b.B, T = b.T, N = B * T, d = c.hidden_size, V = c.vocab_size, F = c.intermediate_size;
+  const int64_t H = c.num_attention_heads, Hkv = c.num_key_value_heads, D = c.head_dim;
+  const int64_t qd = H * D, kvd = Hkv * D;
+  const float eps = float(c.rms_norm_eps), scale = float(1.0 / std::sqrt(double(D)));
+  for (int64_t n = 0; n < N; ++n) {
+    check(b.ids[n] >= 0 && b.ids[n] < V, "token id {} at position {} is outside the vocabulary [0, {})", b.ids[n], n, V);
+    if (b.targets) check(b.targets[n] < V, "target id {} at position {} is outside the vocabulary", b.targets[n], n);
+  }
+  for (int64_t n = 0; n < N; ++n)   // x = embed_tokens[ids]
+    std::memcpy(&A.layers[0].x_in[n * d], w.embed + int64_t(b.ids[n]) * d, sizeof(float) * d);
+  for (int64_t L = 0; L < c.num_hidden_layers; ++L) {
+    const DenseLayerWeights& lw = w.layers[L];
+    DenseLayerActs& a = A.layers[L];
+    // attention branch: x_mid = x_in + o_proj(attn(rope(q), rope(k), v))
+    rmsnorm_forward(a.n1.data(), a.rstd1.data(), a.x_in.data(), lw.in_norm, N, d, eps, d);
+    linear_forward(a.q.data(), a.n1.data(), lw.q, N, d, qd);
+    linear_forward(a.k.data(), a.n1.data(), lw.k, N, d, kvd);
+    linear_forward(a.v.data(), a.n1.data(), lw.v, N, d, kvd);
+    if (c.qkv_bias) {
+      add_bias(a.q.data(), lw.q_bias, N, qd);
+      add_bias(a.k.data(), lw.k_bias, N, kvd);
+      add_bias(a.v.data(), lw.v_bias, N, kvd);
+    }
+    rope_half_forward(a.q.data(), A.pos.data(), N, H, rope);
+    rope_half_forward(a.k.data(), A.pos.data(), N, Hkv, rope);
+    expand_kv(A.kx.data(), a.k.data(), N, H, Hkv, D);
+    expand_kv(A.vx.data(), a.v.data(), N, H, Hkv, D);
+    attention_forward(a.att.data(), a.P.data(), a.q.data(), A.kx.data(), A.vx.data(), b.seg, {B, T, H, D, D}, scale);
+    linear_forward(a.x_mid.data(), a.att.data(), lw.o, N, qd, d);
+    for (int64_t i = 0; i < N * d; ++i) a.x_mid[i] += a.x_in[i];
+    // MLP branch: out = x_mid + down(silu(gate(n2)) ⊙ up(n2))
+    rmsnorm_forward(a.n2.data(), a.rstd2.data(), a.x_mid.data(), lw.post_norm, N, d, eps, d);
+    linear_forward(a.a.data(), a.n2.data(), lw.gate, N, d, F);
+    linear_forward(a.b.data(), a.n2.data(), lw.up, N, d, F);
+    swiglu_forward(a.hact.data(), a.a.data(), a.b.data(), size_t(N * F));
+    float* out = L + 1 < c.num_hidden_layers ? A.layers[L + 1].x_in.data() : A.x_final.data();
+    linear_forward(out, a.hact.data(), lw.down, N, F, d);
+    for (int64_t i = 0; i < N * d; ++i) out[i] += a.x_mid[i];
+  }
+  rmsnorm_forward(A.nf.data(), A.rstdf.data(), A.x_final.data(), w.norm, N, d, eps, d);
+  linear_forward(A.logits.data(), A.nf.data(), w.lm_head, N, d, V);
+  DenseStats st;
+  if (!b.targets) return st;
+  const CeResult ce = cross_entropy_forward(A.logits.data(), b.targets, N, V, nullptr);
+  st.count = ce.count;
+  st.loss = ce.count ? ce.loss_sum / double(ce.count) : 0.0;
+  return st;
+}
+
+void DenseModel::backward(const Batch& b, DenseActs& A) {
+  const DenseConfig& c = cfg;
+  check(!grads.empty(), "dense backward: call enable_grad() first");
+  check(b.targets != nullptr, "dense backward: the batch has no targets");
+  check(b.B == A.B && b.T == A.T, "dense backward: batch {}x{} does not match the activations", b.B, b.T);
+  const int64_t B = b.B, T = b.T, N = B * T, d = c.hidden_size, V = c.vocab_size, F = c.intermediate_size;
+  const int64_t H = c.num_attention_heads, Hkv = c.num_key_value_heads, D = c.head_dim;
+  const int64_t qd = H * D, kvd = Hkv * D;
+  const float scale = float(1.0 / std::sqrt(double(D)));
+  int64_t count = 0;
+  for (int64_t n = 0; n < N; ++n) count += b.targets[n] >= 0;
+  // head: logits become their gradient in place
+  float* dlogits = A.logits.data();
+  cross_entropy_backward(dlogits, dlogits, b.targets, N, V, count ? 1.f / float(count) : 0.f);
+  zero(A.dn);
+  linear_backward_input(A.dn.data(), dlogits, w.lm_head, N, d, V);
+  linear_backward_weight(g.lm_head, dlogits, A.nf.data(), N, d, V);   // == g.embed when tied
+  zero(A.dx);
+  rmsnorm_backward(A.dx.data(), g.norm, A.dn.data(), A.x_final.data(), w.norm, A.rstdf.data(), N, d, d);
+  for (int64_t L = c.num_hidden_layers - 1; L >= 0; --L) {
+    const DenseLayerWeights& lw = w.layers[L];
+    DenseLayerWeights& lg = g.layers[L];
+    DenseLayerActs& a = A.layers[L];
+    // MLP branch (dx = d out)
+    A.dmid = A.dx;   // residual
+    zero(A.dh);
+    linear_backward_input(A.dh.data(), A.dx.data(), lw.down, N, F, d);
+    linear_backward_weight(lg.down, A.dx.data(), a.hact.data(), N, F, d);
+    swiglu_backward(A.da.data(), A.db.data(), A.dh.data(), a.a.data(), a.b.data(), size_t(N * F));
+    zero(A.dn);
+    linear_backward_input(A.dn.data(), A.da.data(), lw.gate, N, d, F);
+    linear_backward_input(A.dn.data(), A.db.data(), lw.up, N, d, F);
+    linear_backward_weight(lg.gate, A.da.data(), a.n2.data(), N, d, F);
+    linear_backward_weight(lg.up, A.db.data(), a.n2.data(), N, d, F);
+    rmsnorm_backward(A.dmid.data(), lg.post_norm, A.dn.data(), a.x_mid.data(), lw.post_norm, a.rstd2.data(), N, d, d);
+    // attention branch (dmid = d x_mid)
+    A.dx = A.dmid;   // residual
+    zero(A.datt);
+    linear_backward_input(A.datt.data(), A.dmid.data(), lw.o, N, qd, d);
+    linear_backward_weight(lg.o, A.dmid.data(), a.att.data(), N, qd, d);
+    expand_kv(A.kx.data(), a.k.data(), N, H, Hkv, D);
+    expand_kv(A.vx.data(), a.v.data(), N, H, Hkv, D);
+    zero(A.dq);
+    zero(A.dkx);
+    zero(A.dvx);
+    attention_backward(A.dq.data(), A.dkx.data(), A.dvx.data(), A.datt.data(), a.P.data(), a.q.data(), A.kx.data(),
+                       A.vx.data(), {B, T, H, D, D}, scale);
+    reduce_kv(A.dk.data(), A.dkx.data(), N, H, Hkv, D);
+    reduce_kv(A.dv.data(), A.dvx.data(), N, H, Hkv, D);
+    rope_half_backward(A.dq.data(), A.pos.data(), N, H, rope);
+    rope_half_backward(A.dk.data(), A.pos.data(), N, Hkv, rope);
+    if (c.qkv_bias) {
+      bias_backward(lg.q_bias, A.dq.data(), N, qd);
+      bias_backward(lg.k_bias, A.dk.data(), N, kvd);
+      bias_backward(lg.v_bias, A.dv.data(), N, kvd);
+    }
+    zero(A.dn);
+    linear_backward_input(A.dn.data(), A.dq.data(), lw.q, N, d, qd);
+    linear_backward_input(A.dn.data(), A.dk.data(), lw.k, N, d, kvd);
+    linear_backward_input(A.dn.data(), A.dv.data(), lw.v, N, d, kvd);
+    linear_backward_weight(lg.q, A.dq.data(), a.n1.data(), N, d, qd);
+    linear_backward_weight(lg.k, A.dk.data(), a.n1.data(), N, d, kvd);
+    linear_backward_weight(lg.v, A.dv.data(), a.n1.data(), N, d, kvd);
+    rmsnorm_backward(A.dx.data(), lg.in_norm, A.dn.data(), a.x_in.data(), lw.in_norm, a.rstd1.data(), N, d, d);
+  }
+  // embedding: scatter-add (serial: ids repeat)
+  for (int64_t n = 0; n < N; ++n) {
+    float* dst = g.embed + int64_t(b.ids[n]) * d;
+    for (int64_t i = 0; i < d; ++i) dst[i] += A.dx[n * d + i];
+  }
+}
+
+// ---------------------------------------------------------------- HF load / save
+
+std::unique_ptr<DenseModel> load_dense_model(const std::string& dir) {
+  auto m = std::make_unique<DenseModel>(load_dense_config(dir));
+  const Checkpoint ck = Checkpoint::open(dir);
+  std::set<std::string> expected;
+  for (size_t i = 0; i < m->layout.specs.size(); ++i) {
+    const DenseTensorSpec& s = m->layout.specs[i];
+    expected.insert(s.name);
+    ck.read_f32(s.name, s.shape, m->params.data() + m->layout.offsets[i]);
+  }
+  for (const std::string& n : ck.names()) {
+    if (expected.count(n)) continue;
+    if (n.ends_with("rotary_emb.inv_freq")) continue;                   // old checkpoints store the buffer
+    if (n == "lm_head.weight" && m->cfg.tie_word_embeddings) continue;  // tied: HF ignores the copy
+    fail("{}: unexpected tensor '{}' for a {} model (config.json and weights disagree)", ck.label(), n,
+         m->cfg.model_type);
+  }
+  return m;
+}
+
+void save_dense_model(const DenseModel& m, const std::string& dir, DType dtype, size_t max_shard_bytes) {
+  check(dtype == DType::F32 || dtype == DType::BF16, "save_dense_model: dtype {} not supported (F32 or BF16)",
+        dtype_name(dtype));
+  std::vector<uint16_t> bf;
+  if (dtype == DType::BF16) {
+    bf.resize(m.params.size());
+    for (size_t i = 0; i < bf.size(); ++i) bf[i] = f32_to_bf16(m.params[i]);
+  }
+  std::vector<TensorWrite> tw;
+  for (size_t i = 0; i < m.layout.specs.size(); ++i) {
+    const DenseTensorSpec& s = m.layout.specs[i];
+    const void* p = dtype == DType::BF16 ? static_cast<const void*>(bf.data() + m.layout.offsets[i])
+                                         : static_cast<const void*>(m.params.data() + m.layout.offsets[i]);
+    tw.push_back({s.name, dtype, s.shape, p});
+  }
+  write_checkpoint(dir, tw, max_shard_bytes);
+  json j = dense_config_json(m.cfg);
+  j["torch_dtype"] = dtype == DType::BF16 ? "bfloat16" : "float32";
+  write_file_atomic(dir + "/config.json", j.dump(2) + "\n");
+}
+
+}  // namespace nanoseek

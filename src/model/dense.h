@@ -1,0 +1,148 @@
+// Dense student models of the Qwen2 / Llama architecture (the DeepSeek-R1-Distill-{Qwen,Llama} family), in HF
+// layout and tensor names so a real distill checkpoint directory loads as it is:
+//   x = embed_tokens[ids]
+//   per layer:  h = x + o_proj(Attn(RoPE_half(q_proj(n1)), RoPE_half(k_proj(n1)), v_proj(n1)))   n1 = RMSNorm(x)
+//               x = h + down_proj(silu(gate_proj(n2)) ⊙ up_proj(n2))                               n2 = RMSNorm(h)
+//   logits = lm_head(RMSNorm(x))  (lm_head = embed_tokens when tied);  loss = mean CE over valid targets.
+// Attention: causal softmax, scale D^-1/2, GQA (head h reads kv head h / (H/Hkv), HF repeat_kv), q/k/v biases
+// for qwen2 (never an o bias), none for llama unless attention_bias. RoPE: rotate_half (ops/rope_half.h).
+// Positions are 0..T−1 in every row (HF default position_ids); packed samples (seg) only mask attention.
+// Parameters: ONE flat buffer laid out by dense_for_each_tensor; gradients in a second one, same layout.
+// backward() ACCUMULATES into grads (zero_grad() between steps).
+// Legend: B batch, T tokens, N = B·T, d hidden, H heads, Hkv kv heads, D head dim, F intermediate, V vocab.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/dtype.h"
+#include "model/model.h"   // Batch
+#include "model/weights.h" // Init
+#include "ops/rope_half.h"
+
+namespace nanoseek {
+
+struct DenseConfig {
+  std::string model_type;        // "qwen2" | "llama"
+  int64_t vocab_size = 0, hidden_size = 0, intermediate_size = 0, num_hidden_layers = 0;
+  int64_t num_attention_heads = 0, num_key_value_heads = 0, head_dim = 0;
+  int64_t max_position_embeddings = 0;
+  double rope_theta = 10000.0, rms_norm_eps = 1e-6, initializer_range = 0.02;
+  bool tie_word_embeddings = false;
+  bool qkv_bias = false;         // qwen2: always; llama: attention_bias (which also adds an o_proj bias → Error)
+  nlohmann::json extra;          // unread fields (token ids, torch_dtype, ...) kept for save
+};
+
+// Strict: a missing field that changes the math, a value we do not implement (rope_scaling other than null,
+// hidden_act other than silu, sliding window in use, llama attention_bias=true, mlp_bias=true) or an inconsistent
+// shape is an Error naming the field and `label` (the file).
+DenseConfig parse_dense_config(const nlohmann::json& j, const std::string& label);
+DenseConfig load_dense_config(const std::string& dir);          // DIR/config.json
+nlohmann::json dense_config_json(const DenseConfig& c);         // HF config.json content (extra fields kept)
+bool is_dense_model_type(const std::string& model_type);       // "qwen2", "llama"
+
+struct DenseLayerWeights {
+  float* in_norm = nullptr;    // [d]          input_layernorm
+  float* q = nullptr;          // [H*D, d]     self_attn.q_proj
+  float* k = nullptr;          // [Hkv*D, d]
+  float* v = nullptr;          // [Hkv*D, d]
+  float* o = nullptr;          // [d, H*D]
+  float* q_bias = nullptr;     // [H*D]        (qkv_bias)
+  float* k_bias = nullptr;     // [Hkv*D]
+  float* v_bias = nullptr;     // [Hkv*D]
+  float* post_norm = nullptr;  // [d]          post_attention_layernorm
+  float* gate = nullptr;       // [F, d]       mlp.gate_proj
+  float* up = nullptr;         // [F, d]
+  float* down = nullptr;       // [d, F]
+};
+
+struct DenseWeights {
+  float* embed = nullptr;      // [V, d]
+  std::vector<DenseLayerWeights> layers;
+  float* norm = nullptr;       // [d]
+  float* lm_head = nullptr;    // [V, d]  (== embed when tied)
+};
+
+struct DenseTensorSpec {
+  std::string name;            // HF name
+  std::vector<int64_t> shape;
+  Init init;
+  int64_t numel() const { int64_t n = 1; for (auto s : shape) n *= s; return n; }
+};
+
+// fn(spec, slot) for every tensor in a fixed order (lm_head absent when tied).
+void dense_for_each_tensor(const DenseConfig& c, DenseWeights& w,
+                           const std::function<void(const DenseTensorSpec&, float*&)>& fn);
+
+struct DenseLayout {
+  std::vector<DenseTensorSpec> specs;
+  std::vector<size_t> offsets;  // float offsets
+  size_t total = 0;             // floats
+};
+DenseLayout dense_layout(const DenseConfig& c);
+DenseWeights bind_dense_weights(const DenseConfig& c, float* base);
+
+// Activations of one forward, planned up front for (B, T); backward reuses them.
+struct DenseLayerActs {
+  std::vector<float> x_in, n1, rstd1;   // [N,d] [N,d] [N]
+  std::vector<float> q, k, v;           // [N,H*D] [N,Hkv*D] [N,Hkv*D]  (q, k after RoPE)
+  std::vector<float> P, att;            // [B,H,T,T] [N,H*D]
+  std::vector<float> x_mid, n2, rstd2;  // [N,d] [N,d] [N]
+  std::vector<float> a, b, hact;        // [N,F] gate out, up out, silu(a)⊙b
+};
+struct DenseActs {
+  int64_t B = 0, T = 0;
+  std::vector<int32_t> pos;             // [N]
+  std::vector<DenseLayerActs> layers;
+  std::vector<float> x_final, nf, rstdf;  // [N,d] [N,d] [N]
+  std::vector<float> logits;            // [N,V] (its gradient after backward)
+  // scratch shared by all layers in backward / GQA expansion
+  std::vector<float> kx, vx, dkx, dvx;  // [N,H*D]
+  std::vector<float> dx, dmid, dn, datt, dq, dk, dv, da, db, dh;
+  size_t bytes() const;
+};
+DenseActs plan_dense_acts(const DenseConfig& c, int64_t B, int64_t T);
+
+struct DenseStats {
+  double loss = 0;     // mean CE over valid targets (0 when none)
+  int64_t count = 0;   // valid targets
+};
+
+class DenseModel {
+ public:
+  explicit DenseModel(const DenseConfig& c);
+  DenseModel(const DenseModel&) = delete;
+  DenseModel& operator=(const DenseModel&) = delete;
+
+  const DenseConfig cfg;
+  const DenseLayout layout;
+  std::vector<float> params;   // flat, layout.total floats
+  DenseWeights w;
+  std::vector<float> grads;    // same layout (empty until enable_grad)
+  DenseWeights g;
+  RopeHalfTable rope;
+
+  void enable_grad();
+  void zero_grad();
+  // normal(0, initializer_range) for matrices, norms 1, biases 0; deterministic per (seed, tensor index).
+  void init(uint64_t seed);
+
+  // acts.logits = [N,V] logits; loss when b.targets is set.
+  DenseStats forward(const Batch& b, DenseActs& acts) const;
+  // d(stats.loss)/d(params) ACCUMULATED into grads; needs the acts of forward() on the same batch.
+  void backward(const Batch& b, DenseActs& acts);
+};
+
+// Loads config.json + safetensors (single file or sharded index; F32/BF16/F16) from an HF directory. Every tensor
+// of the layout must be present with its shape; unknown tensors are an Error (rotary inv_freq buffers and a
+// tied checkpoint's redundant lm_head.weight are ignored).
+std::unique_ptr<DenseModel> load_dense_model(const std::string& dir);
+// Writes config.json and model.safetensors (or shards above max_shard_bytes) in dtype F32 or BF16.
+void save_dense_model(const DenseModel& m, const std::string& dir, DType dtype = DType::F32,
+                      size_t max_shard_bytes = size_t(5) << 30);
+
+}  // namespace nanoseek
