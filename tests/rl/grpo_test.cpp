@@ -95,7 +95,9 @@ TEST(GrpoGolden, LossGradMetrics_AllCases) {
     EXPECT_EQ(o.n_tokens, c["n_tokens"].get<int64_t>());
     EXPECT_EQ(o.n_seqs, c["n_seqs"].get<int64_t>());
     for (size_t i = 0; i < d.size(); ++i) {
-      if (!k.mask[i]) EXPECT_EQ(d[i], 0.f) << "masked token " << i;
+      if (!k.mask[i]) {
+        EXPECT_EQ(d[i], 0.f) << "masked token " << i;
+      }
     }
   }
   std::printf("GRPO golden: max loss rel err %.3g, max dlogp_new normalized err %.3g\n", worst_loss, worst_grad);
