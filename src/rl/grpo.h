@@ -54,6 +54,8 @@ struct PolicyBatch {
   std::span<const float> adv_per_tok;  // [N] ... or PPO: one per token (exactly one of the two is non-empty)
 };
 
+// Metrics use TRL's names; `entropy` is the caller's (it needs the full next-token distribution, not log-probs of
+// the sampled tokens).
 struct PolicyLossOut {
   double loss = 0;        // −J(θ), the value to minimize
   double kl = 0;          // mean k3 over unmasked tokens (0 when logp_ref is empty)
