@@ -163,6 +163,8 @@ PretrainResult run_pretrain(const std::string& recipe_path, const std::string& o
     ev["steps"] = res.steps;
     ev["train_seconds"] = res.train_seconds;
     ev["threads"] = omp_get_max_threads();
+    ev["prompt_format"] = r.format;  // what the RL stage must prompt with (data/corpus.h prompt_text)
+    ev["tasks"] = r.data.tasks;
     write_file_atomic(out + "/final/eval.json", ev.dump(1) + "\n");
     if (!quiet) fmt::print("final model: {}/final\n", out);
   }

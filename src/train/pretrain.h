@@ -45,7 +45,7 @@ struct PretrainResult {
 };
 
 // `nanoseek pretrain`: builds (or reuses OUT/corpus) the corpus, trains, writes OUT/final (a model dir with the
-// tokenizer) and OUT/final/eval.json. resume continues from the newest OUT/ckpt-STEP.
+// tokenizer) and OUT/final/eval.json (final metrics, prompt_format, tasks). resume continues from the newest OUT/ckpt-STEP.
 PretrainResult run_pretrain(const std::string& recipe_path, const std::string& out_dir,
                             const std::vector<std::string>& overrides, bool resume, bool quiet = false);
 

@@ -177,7 +177,7 @@ bool Trainer::run(int64_t until) {
     elapsed_ += dt;
     step_time_ema_ = step_time_ema_ == 0 ? dt : 0.9 * step_time_ema_ + 0.1 * dt;
 
-    nlohmann::json j = {{"step", step_}, {"lr", lr}, {"grad_norm", gnorm}, {"tokens", tokens_seen_},
+    nlohmann::json j = {{"step", step_}, {"learning_rate", lr}, {"grad_norm", gnorm}, {"tokens", tokens_seen_},
                         {"tokens_per_s", double(tokens) / dt}, {"elapsed_s", elapsed_}};
     for (auto& [name, v] : sums) j[name] = v / double(c_.grad_accum);
     if (!loads.empty()) {

@@ -44,7 +44,7 @@ TEST(PretrainCli, CiTinyEndToEnd) {
   nlohmann::json last;
   while (std::getline(lines, line)) last = nlohmann::json::parse(line), ++n;
   EXPECT_EQ(n, 12);
-  for (const char* k : {"loss", "mtp_loss", "balance_loss", "grad_norm", "lr", "tokens_per_s",
+  for (const char* k : {"loss", "mtp_loss", "balance_loss", "grad_norm", "learning_rate", "tokens_per_s",
                         "expert_load_max_over_mean", "val_loss", "test_acc/d1"})
     EXPECT_TRUE(last.contains(k)) << k << " missing in " << last.dump();
   // The final directory is a model directory every command loads.
