@@ -171,7 +171,7 @@ TEST_P(DtypeConvert, AllDtypesUnalignedMatchScalarDecode) {
 }
 
 INSTANTIATE_TEST_SUITE_P(DtypeSizes, DtypeConvert, ::testing::Values(size_t(0), size_t(1), size_t(77), size_t(200000)),
-                         [](const auto& info) { return "n" + std::to_string(info.param); });
+                         [](const auto& info) { return fmt::format("n{}", info.param); });
 
 }  // namespace
 }  // namespace nanoseek
