@@ -31,7 +31,7 @@ const std::set<std::string> kDenseKnown = {
     "model_type", "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
     "num_key_value_heads", "head_dim", "rope_theta", "rms_norm_eps", "tie_word_embeddings",
     "max_position_embeddings", "initializer_range", "rope_scaling", "hidden_act", "attention_bias", "mlp_bias",
-    "use_sliding_window"};
+    "use_sliding_window", "use_mrope"};
 
 struct DReader {
   const json& j;
@@ -101,6 +101,7 @@ DenseConfig parse_dense_config(const json& j, const std::string& label) {
   if (r.has("hidden_act"))
     check(j["hidden_act"] == "silu", "{}: field 'hidden_act' must be \"silu\", got {}", label, j["hidden_act"].dump());
   if (r.has("mlp_bias")) check(!r.boolean("mlp_bias"), "{}: field 'mlp_bias' = true is not supported", label);
+  if (r.has("use_mrope")) check(!r.boolean("use_mrope"), "{}: field 'use_mrope' = true is not supported", label);
   if (r.has("use_sliding_window"))
     check(!r.boolean("use_sliding_window"), "{}: field 'use_sliding_window' = true is not supported", label);
   if (c.model_type == "qwen2") {
