@@ -313,6 +313,7 @@ DenseStats DenseModel::forward(const Batch& b, DenseActs& A) const {
   const int64_t H = c.num_attention_heads, Hkv = c.num_key_value_heads, D = c.head_dim;
   const int64_t qd = H * D, kvd = Hkv * D;
   const float eps = float(c.rms_norm_eps), scale = float(1.0 / std::sqrt(double(D)));
+  check(T <= rope.max_pos, "dense forward: sequence length {} exceeds the RoPE table ({} positions)", T, rope.max_pos);
   for (int64_t n = 0; n < N; ++n) {
     check(b.ids[n] >= 0 && b.ids[n] < V, "token id {} at position {} is outside the vocabulary [0, {})", b.ids[n], n, V);
     if (b.targets) check(b.targets[n] < V, "target id {} at position {} is outside the vocabulary", b.targets[n], n);

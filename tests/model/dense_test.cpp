@@ -141,6 +141,27 @@ TEST(DenseGrad, BackwardAccumulates_TwoCallsDoubleTheGradient) {
   for (size_t i = 0; i < once.size(); ++i) ASSERT_NEAR(m->grads[i], 2 * once[i], 1e-6f * mx) << i;
 }
 
+// A short loss curve: plain SGD on one fixed batch must drive the loss well down (memorisation), which only
+// happens when every gradient points the right way at once.
+TEST(DenseGrad, SgdLossCurve_Qwen2Packed_30Steps_LossFallsTenfold) {
+  OneThread one;
+  auto m = load_dense_model(golden_dir("qwen2_gqa_untied_packed"));
+  const GoldenBatch gb = read_batch(Checkpoint::open(golden_dir("qwen2_gqa_untied_packed") + "/golden.safetensors"));
+  DenseActs acts = plan_dense_acts(m->cfg, gb.B, gb.T);
+  m->enable_grad();
+  std::vector<double> curve;
+  for (int step = 0; step < 30; ++step) {
+    curve.push_back(m->forward(gb.batch(), acts).loss);
+    m->zero_grad();
+    m->backward(gb.batch(), acts);
+    for (size_t i = 0; i < m->params.size(); ++i) m->params[i] -= 0.5f * m->grads[i];
+  }
+  const double last = m->forward(gb.batch(), acts).loss;
+  std::printf("loss %.4f -> %.4f -> %.4f\n", curve[0], curve[10], last);
+  EXPECT_LT(last, 0.1 * curve[0]);   // measured 4.52 -> 0.008
+  for (size_t i = 1; i < curve.size(); ++i) EXPECT_TRUE(std::isfinite(curve[i])) << i;
+}
+
 // ---------------------------------------------------------------- config
 
 nlohmann::json qwen_json() {
