@@ -108,8 +108,9 @@ struct DenseActs {
 DenseActs plan_dense_acts(const DenseConfig& c, int64_t B, int64_t T);
 
 struct DenseStats {
-  double loss = 0;     // mean CE over valid targets (0 when none)
+  double loss = 0;     // mean CE over valid targets (0 when none), or Σ w_t·CE_t when the batch carries weights
   int64_t count = 0;   // valid targets
+  std::vector<float> token_logprobs;   // [N] log p(target) (0 where ignored); filled when targets are given
 };
 
 class DenseModel {
@@ -131,7 +132,8 @@ class DenseModel {
   // normal(0, initializer_range) for matrices, norms 1, biases 0; deterministic per (seed, tensor index).
   void init(uint64_t seed);
 
-  // acts.logits = [N,V] logits; loss when b.targets is set.
+  // acts.logits = [N,V] logits; loss when b.targets is set. Per-token weights (Batch::weights, when that field
+  // exists and is set) replace the mean as in Model: loss = Σ_t w_t·CE_t — how SFT, GRPO and KD drive the student.
   DenseStats forward(const Batch& b, DenseActs& acts) const;
   // d(stats.loss)/d(params) ACCUMULATED into grads; needs the acts of forward() on the same batch.
   void backward(const Batch& b, DenseActs& acts);

@@ -141,6 +141,42 @@ TEST(DenseGrad, BackwardAccumulates_TwoCallsDoubleTheGradient) {
   for (size_t i = 0; i < once.size(); ++i) ASSERT_NEAR(m->grads[i], 2 * once[i], 1e-6f * mx) << i;
 }
 
+// Per-token weights (Batch::weights, once model/model.h has it): w = 1/count must reproduce the mean loss and its
+// gradient; token_logprobs must equal −CE per row. Skipped while the field does not exist.
+template <class Bt>
+void weighted_case() {
+  OneThread one;
+  if constexpr (requires(Bt x) { x.weights; }) {
+    auto m = load_dense_model(golden_dir("llama_mqa_headdim12"));
+    const GoldenBatch gb = read_batch(Checkpoint::open(golden_dir("llama_mqa_headdim12") + "/golden.safetensors"));
+    DenseActs acts = plan_dense_acts(m->cfg, gb.B, gb.T);
+    m->enable_grad();
+    const DenseStats mean = m->forward(gb.batch(), acts);
+    m->zero_grad();
+    m->backward(gb.batch(), acts);
+    const std::vector<float> g_mean = m->grads;
+    std::vector<float> w(gb.ids.size(), 1.f / float(mean.count));
+    Bt b = gb.batch();
+    b.weights = w.data();
+    const DenseStats ws = m->forward(b, acts);
+    EXPECT_NEAR(ws.loss, mean.loss, 1e-6 * mean.loss);
+    m->zero_grad();
+    m->backward(b, acts);
+    EXPECT_LT(norm_err(m->grads.data(), g_mean.data(), g_mean.size()), 1e-6);
+    double s = 0;
+    for (size_t n = 0; n < gb.ids.size(); ++n) {
+      if (gb.targets[n] < 0) {
+        EXPECT_EQ(ws.token_logprobs[n], 0.f);
+      }
+      s -= ws.token_logprobs[n];
+    }
+    EXPECT_NEAR(s / double(mean.count), mean.loss, 1e-5 * mean.loss);
+  } else {
+    GTEST_SKIP() << "Batch has no per-token weights field yet";
+  }
+}
+TEST(DenseGrad, TokenWeights_OneOverCount_EqualsMean_Llama) { weighted_case<Batch>(); }
+
 // A short loss curve: plain SGD on one fixed batch must drive the loss well down (memorisation), which only
 // happens when every gradient points the right way at once.
 TEST(DenseGrad, SgdLossCurve_Qwen2Packed_30Steps_LossFallsTenfold) {
