@@ -174,7 +174,11 @@ void PreTokenizer::split(std::string_view piece, std::vector<std::string_view>& 
     // ByteLevel's prefix space goes on every piece reaching it, before its own regex (if any).
     if (add_prefix_space_ && k == byte_level_step_) {
       for (auto& p : cur)
-        if (p.front() != ' ') p = scratch.emplace_back(" " + std::string(p));
+        if (p.front() != ' ') {
+          std::string& prefixed = scratch.emplace_back(1, ' ');
+          prefixed.append(p);
+          p = prefixed;
+        }
     }
     if (k == steps_.size()) break;
     next.clear();

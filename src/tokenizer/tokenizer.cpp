@@ -158,7 +158,8 @@ Tokenizer Tokenizer::from_json_checked(const std::string& tokenizer_json, const 
     const std::string& prev = t->text[a.id];
     check(prev.empty() || prev == a.content, "{}: added token '{}' has id {} which model.vocab gives to '{}'", label,
           a.content, a.id, prev);
-    t->text[a.id] = a.content;
+    // HF (0.20+) decodes a normalized added token from its normalized form ("ﬁx" under NFKC -> "fix").
+    t->text[a.id] = a.normalized ? t->normalizer.apply(a.content) : a.content;
     t->special[a.id] = a.special;
   }
   for (int32_t id = 0; id <= max_id; ++id) t->bytes[id] = decoded_bytes(t->text[id]);

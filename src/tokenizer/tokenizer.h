@@ -31,7 +31,9 @@ class Tokenizer {
 
   int32_t vocab_size() const;  // max id + 1 over vocab and added tokens
   std::optional<int32_t> token_id(std::string_view token) const;  // exact token string (byte-level form)
-  std::string_view token_text(int32_t id) const;                  // token string as stored in tokenizer.json
+  // Token string as HF's id_to_token gives it: the vocab entry, or an added token's content (normalized
+  // when the token has normalized=true).
+  std::string_view token_text(int32_t id) const;
   std::string_view token_bytes(int32_t id) const;                 // raw bytes the token decodes to
   int32_t bos_id() const;  // from tokenizer_config.json bos_token; -1 if none
   int32_t eos_id() const;  // from tokenizer_config.json eos_token; -1 if none
