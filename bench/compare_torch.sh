@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 CFG=${1:-tools/reference/configs/bench-30m.json}
 THREADS=${2:-2}
 ROUNDS=${3:-3}
+BENCH=${BENCH:-build/model_bench}
 OUT=$(mktemp)
 run() {  # label, command...
   local label=$1; shift
@@ -15,10 +16,10 @@ run() {  # label, command...
 }
 export OMP_NUM_THREADS=$THREADS
 for r in $(seq "$ROUNDS"); do
-  run "ours-train" build/model_bench "$CFG" --mode train --batch 4 --seq 256 --steps 3 --warmup 1
+  run "ours-train" "$BENCH" "$CFG" --mode train --batch 4 --seq 256 --steps 3 --warmup 1
   run "torch-train" python3 tools/reference/bench_torch.py "$CFG" --batch 4 --seq 256 --threads "$THREADS" --steps 3 --warmup 1
   for b in 1 8 32 64; do
-    run "ours-gen-$b" build/model_bench "$CFG" --mode generate --batch "$b" --prompt 32 --new 64
+    run "ours-gen-$b" "$BENCH" "$CFG" --mode generate --batch "$b" --prompt 32 --new 64
     run "torch-gen-$b" python3 tools/reference/bench_torch.py "$CFG" --generate --batch "$b" --prompt 32 --new 64 --threads "$THREADS"
   done
 done

@@ -1,6 +1,9 @@
 // build/nanoseek — one binary, one subcommand per pipeline stage. Commands register themselves (command.h).
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 #include "cli/command.h"
@@ -21,6 +24,13 @@ bool add_command(Command cmd) {
 }  // namespace nanoseek::cli
 
 int main(int argc, char** argv) {
+  // OpenMP threads spin while they wait by default; on a shared 2-core machine that made 2 threads 5–10x slower
+  // than 1 (a spinning thread holds the core its partner needs). The runtime reads OMP_WAIT_POLICY before main(),
+  // so set it and re-execute once, unless the user chose a policy.
+  if (!std::getenv("OMP_WAIT_POLICY")) {
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    execv("/proc/self/exe", argv);  // returns only on failure: then continue with the default policy
+  }
   using namespace nanoseek::cli;
   CLI::App app{"nanoseek — DeepSeek-V3 / R1 in one small C++ codebase"};
   app.require_subcommand(1);

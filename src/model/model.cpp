@@ -25,6 +25,17 @@ void embed_rows(float* out, const float* table, const int32_t* ids, int64_t N, i
   for (int64_t n = 0; n < N; ++n) std::memcpy(out + n * d, table + int64_t(ids[n]) * d, sizeof(float) * d);
 }
 
+// Packed-sample ids of MTP module k's shortened sequences (positions 0..T−k−1 of each); empty without packing.
+std::vector<int32_t> mtp_segments(const Batch& b, int64_t k) {
+  std::vector<int32_t> seg;
+  if (!b.seg) return seg;
+  const int64_t Tk = b.T - k;
+  seg.resize(size_t(b.B * Tk));
+  for (int64_t bb = 0; bb < b.B; ++bb)
+    for (int64_t i = 0; i < Tk; ++i) seg[bb * Tk + i] = b.seg[bb * b.T + i];
+  return seg;
+}
+
 // Scatter-add rows into an embedding gradient (serial: ids repeat).
 void embed_rows_backward(float* dtable, const float* drows, const int32_t* ids, int64_t N, int64_t d) {
   for (int64_t n = 0; n < N; ++n) {
@@ -78,9 +89,16 @@ StepStats Model::forward(const Batch& b, Workspace& ws, const LossConfig& lc) co
   linear_forward(ws.logits.data(), ws.xnf.data(), w.lm_head, N, d, V);
   if (!b.targets) return st;
 
-  CeResult ce = cross_entropy_forward(ws.logits.data(), b.targets, N, V, nullptr);
+  st.token_logprobs.assign(size_t(N), 0.f);
+  CeResult ce = cross_entropy_forward(ws.logits.data(), b.targets, N, V, st.token_logprobs.data());
   st.ce_count = ce.count;
   st.ce = ce.count ? ce.loss_sum / double(ce.count) : 0.0;
+  if (b.weights) {
+    double s = 0;
+    for (int64_t n = 0; n < N; ++n) s += double(b.weights[n]) * st.token_logprobs[n];
+    st.ce = s;
+  }
+  for (float& x : st.token_logprobs) x = -x;  // per-row CE → log-probability
 
   const int64_t D = c.num_nextn_predict_layers;
   for (int64_t k = 1; k <= D; ++k) {
@@ -109,12 +127,7 @@ StepStats Model::forward(const Batch& b, Workspace& ws, const LossConfig& lc) co
       std::memcpy(&mt.cat[r * 2 * d + d], &mt.h_n[r * d], sizeof(float) * d);
     }
     linear_forward(mt.layer.x_in.data(), mt.cat.data(), lw.eh_proj, Nk, 2 * d, d);
-    std::vector<int32_t> seg_k;
-    if (b.seg) {
-      seg_k.resize(Nk);
-      for (int64_t bb = 0; bb < B; ++bb)
-        for (int64_t i = 0; i < Tk; ++i) seg_k[bb * Tk + i] = b.seg[bb * T + i];
-    }
+    const std::vector<int32_t> seg_k = mtp_segments(b, k);
     LayerCtx cx{*this, L, B, Tk, mt.pos.data(), b.seg ? seg_k.data() : nullptr};
     mla_forward(cx, mt.layer);
     ffn_forward(cx, mt.layer, mt.h_out.data(), st.expert_load[L].empty() ? nullptr : st.expert_load[L].data());
@@ -147,11 +160,12 @@ void Model::backward(const Batch& b, Workspace& ws, const LossConfig& lc) {
     mla_backward(cx, a, dmid, dx_in, ws, g.layers[cx.L]);
   };
 
-  // main head: loss = mean CE → dlogits = (softmax − onehot)/count, computed in place over the logits
+  // main head: loss = mean CE (or Σ w·CE) → dlogits = (softmax − onehot)·scale, computed in place over the logits
   int64_t count = 0;
   for (int64_t n = 0; n < N; ++n) count += b.targets[n] >= 0;
   float* dlogits = ws.logits.data();
-  cross_entropy_backward(dlogits, ws.logits.data(), b.targets, N, V, count ? 1.f / float(count) : 0.f);
+  if (b.weights) cross_entropy_backward(dlogits, ws.logits.data(), b.targets, N, V, 1.f, b.weights);
+  else cross_entropy_backward(dlogits, ws.logits.data(), b.targets, N, V, count ? 1.f / float(count) : 0.f);
   float* dxnf = ws.scratch(S_DHEAD, N * d);
   linear_backward_input(dxnf, dlogits, w.lm_head, N, d, V);
   linear_backward_weight(g.lm_head, dlogits, ws.xnf.data(), N, d, V);
@@ -180,12 +194,7 @@ void Model::backward(const Batch& b, Workspace& ws, const LossConfig& lc) {
     linear_backward_input(dhn, mt.logits.data(), w.lm_head, Nk, d, V);
     linear_backward_weight(g.lm_head, mt.logits.data(), mt.hn.data(), Nk, d, V);
     rmsnorm_backward(dh_cur, lg.head_norm, dhn, mt.h_out.data(), lw.head_norm, mt.hn_rstd.data(), Nk, d, d);
-    std::vector<int32_t> seg_k;
-    if (b.seg) {
-      seg_k.resize(Nk);
-      for (int64_t bb = 0; bb < B; ++bb)
-        for (int64_t i = 0; i < Tk; ++i) seg_k[bb * Tk + i] = b.seg[bb * T + i];
-    }
+    const std::vector<int32_t> seg_k = mtp_segments(b, k);
     LayerCtx cx{*this, L, B, Tk, mt.pos.data(), b.seg ? seg_k.data() : nullptr};
     float* dm = ws.scratch(S_DXIN, Nk * d, false);
     layer_backward(cx, mt.layer, dh_cur, dm);

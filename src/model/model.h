@@ -20,6 +20,9 @@ struct Batch {
   const int32_t* ids = nullptr;      // [B,T]
   const int32_t* targets = nullptr;  // [B,T] next-token targets, −1 = ignored; nullptr = logits only
   const int32_t* seg = nullptr;      // [B,T] packed-sample ids (attention stays within a sample); nullptr = none
+  // [B,T] per-token weights of the main next-token term: ce = Σ_t w_t·CE_t instead of the mean over valid targets.
+  // How SFT masks, GRPO (w_t = −dL/dlogp_t) and distillation put their own objective on the same backward.
+  const float* weights = nullptr;
 };
 
 struct LossConfig {
@@ -33,6 +36,7 @@ struct StepStats {
   std::vector<double> mtp_ce;                       // per module k
   std::vector<int64_t> mtp_count;                   // valid targets per module
   std::vector<std::vector<int64_t>> expert_load;    // [total_layers][E]; empty for dense layers
+  std::vector<float> token_logprobs;                // [B·T] log p(target) of the main head (0 where ignored)
 };
 
 class Model {

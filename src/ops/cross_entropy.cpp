@@ -36,7 +36,7 @@ CeResult cross_entropy_forward(const float* logits, const int32_t* targets, int6
 }
 
 void cross_entropy_backward(float* dlogits, const float* logits, const int32_t* targets, int64_t N, int64_t V,
-                            float grad_scale) {
+                            float grad_scale, const float* row_scale) {
 #pragma omp parallel for schedule(static) if (worth_parallel(N * V))
   for (int64_t n = 0; n < N; ++n) {
     const float* x = logits + n * V;
@@ -47,8 +47,9 @@ void cross_entropy_backward(float* dlogits, const float* logits, const int32_t* 
     }
     const double lse = row_logsumexp(x, V);
     const int32_t t = targets[n];
-    for (int64_t v = 0; v < V; ++v) d[v] = grad_scale * float(std::exp(double(x[v]) - lse));
-    d[t] -= grad_scale;
+    const float gs = row_scale ? grad_scale * row_scale[n] : grad_scale;
+    for (int64_t v = 0; v < V; ++v) d[v] = gs * float(std::exp(double(x[v]) - lse));
+    d[t] -= gs;
   }
 }
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "core/error.h"
 #include "infer/engine.h"
@@ -120,27 +121,33 @@ EvalReport evaluate(const Model& m, const Tokenizer& tok, const EvalOptions& o,
     req.sampling.vocab_limit = tok.vocab_size();
     if (eos >= 0) req.sampling.stop_ids = {eos};
     auto outs = engine.generate(req);
+    // decode and judge each completion once: correctness for pass@k, answer key for the cons@k vote
+    struct Judged {
+      bool correct;
+      std::optional<std::string> key;
+    };
+    std::vector<Judged> judged;
     for (const Completion& c : outs) {
       const size_t pi = p0 + size_t(c.prompt_index);
-      ProblemResult& r = results[pi];
       const std::string text = tok.decode(c.tokens, /*skip_special=*/true);
+      judged.push_back({task->verify(problems[pi], text) == Verdict::Correct, task->answer_key(problems[pi], text)});
+      ProblemResult& r = results[pi];
       r.n += 1;
       r.tokens += int64_t(c.tokens.size());
-      if (task->verify(problems[pi], text) == Verdict::Correct) r.correct += 1;
+      r.correct += judged.back().correct;
     }
-    // cons@k over the first k samples of each problem
+    // cons@k: majority vote over the first k samples of each problem (first-seen order breaks ties)
     for (size_t pi = p0; pi < p1; ++pi) {
-      std::vector<std::pair<std::string, int>> votes;  // key, count (first-seen order)
+      std::vector<std::pair<std::string, int>> votes;
       std::map<std::string, bool> key_correct;
-      for (const Completion& c : outs) {
-        if (p0 + size_t(c.prompt_index) != pi || c.sample_index >= o.k) continue;
-        const std::string text = tok.decode(c.tokens, true);
-        auto key = task->answer_key(problems[pi], text);
-        if (!key) continue;
-        auto it = std::find_if(votes.begin(), votes.end(), [&](auto& v) { return v.first == *key; });
-        if (it == votes.end()) votes.push_back({*key, 1});
+      for (size_t i = 0; i < outs.size(); ++i) {
+        const Completion& c = outs[i];
+        if (p0 + size_t(c.prompt_index) != pi || c.sample_index >= o.k || !judged[i].key) continue;
+        const std::string& key = *judged[i].key;
+        auto it = std::find_if(votes.begin(), votes.end(), [&](auto& v) { return v.first == key; });
+        if (it == votes.end()) votes.push_back({key, 1});
         else it->second += 1;
-        key_correct[*key] = key_correct[*key] || task->verify(problems[pi], text) == Verdict::Correct;
+        key_correct[key] = key_correct[key] || judged[i].correct;
       }
       if (!votes.empty()) {
         auto best = std::max_element(votes.begin(), votes.end(), [](auto& a, auto& b) { return a.second < b.second; });

@@ -33,6 +33,7 @@ struct Case {
   std::string name;
   nlohmann::json patch;
   bool packed = false;
+  bool weighted = false;  // per-token signed weights on the main term (the GRPO / SFT hook)
 };
 
 void run_case(const Case& cs) {
@@ -64,7 +65,9 @@ void run_case(const Case& cs) {
       seg[b * T + t] = t < 3 ? 0 : 1;
     }
   tg[4] = -1;
-  Batch batch{B, T, ids.data(), tg.data(), cs.packed ? seg.data() : nullptr};
+  std::vector<float> wts(B * T);
+  for (auto& x : wts) x = float(r.normal()) * 0.3f;
+  Batch batch{B, T, ids.data(), tg.data(), cs.packed ? seg.data() : nullptr, cs.weighted ? wts.data() : nullptr};
   LossConfig lc{0.3, 0.05};
   Workspace ws = plan_workspace(c, B, T, true);
   m.enable_grad();
@@ -135,6 +138,36 @@ TEST(ModelGrad, V2_SoftmaxGreedy_QProj_Tied_Freq2) {
                    {"n_group", 1}, {"topk_group", 1}, {"n_shared_experts", 2}, {"num_hidden_layers", 3},
                    {"moe_layer_freq", 2}, {"num_nextn_predict_layers", 0}, {"tie_word_embeddings", true}}});
 }
+TEST(ModelGrad, V3_PerTokenSignedWeights) { run_case({"v3_weighted", nlohmann::json::object(), false, true}); }
+
+TEST(ModelGrad, WeightsOfOneOverCountEqualTheMean) {
+  ModelConfig c = parse_config(tiny_json(), "tiny");
+  Model m(c);
+  init_weights(m, 3);
+  const int64_t B = 2, T = 6;
+  std::vector<int32_t> ids(B * T), tg(B * T);
+  Rng r(5);
+  for (auto& x : ids) x = int32_t(r.below(c.vocab_size));
+  int64_t count = 0;
+  for (int64_t i = 0; i < B * T; ++i) tg[i] = (i % T) + 1 < T ? ids[i + 1] : -1, count += tg[i] >= 0;
+  std::vector<float> w(B * T, 1.f / float(count));
+  Workspace ws = plan_workspace(c, B, T, true);
+  m.enable_grad();
+  Batch plain{B, T, ids.data(), tg.data()};
+  StepStats a = m.forward(plain, ws, {0.3, 0.01});
+  m.backward(plain, ws, {0.3, 0.01});
+  std::vector<float> g0 = m.grads;
+  m.zero_grad();
+  Batch weighted{B, T, ids.data(), tg.data(), nullptr, w.data()};
+  StepStats b = m.forward(weighted, ws, {0.3, 0.01});
+  m.backward(weighted, ws, {0.3, 0.01});
+  EXPECT_NEAR(a.loss, b.loss, 1e-6);
+  EXPECT_LE(norm_err(m.grads.data(), g0.data(), g0.size()), 1e-6);
+  double lp = 0;
+  for (float x : a.token_logprobs) lp -= x;
+  EXPECT_NEAR(lp / double(count), a.ce, 1e-5);  // token log-probs are the per-row CE, negated
+}
+
 TEST(ModelGrad, V2_GroupLimited_AllMoe) {
   run_case({"v2g", {{"model_type", "deepseek_v2"}, {"topk_method", "group_limited_greedy"},
                     {"scoring_func", "softmax"}, {"first_k_dense_replace", 0}, {"n_shared_experts", 0}}});

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "core/error.h"
 #include "core/fs.h"
 #include "model/checkpoint.h"
 #include "rl/evaluate.h"
@@ -51,7 +52,10 @@ TEST(Evaluate, EndToEndOnTinyRandomModel) {
   o.n = 4;
   o.max_new_tokens = 12;
   int64_t calls = 0;
-  EvalReport r = evaluate(m, tok, o, [&](int64_t done, int64_t total) { ++calls, EXPECT_LE(done, total); });
+  EvalReport r = evaluate(m, tok, o, [&](int64_t done, int64_t total) {
+    ++calls;
+    EXPECT_LE(done, total);
+  });
   EXPECT_GT(calls, 0);
   nlohmann::json j = r.to_json();
   for (const char* key : {"k", "pass@1", "pass@k", "cons@k", "n_problems", "mean_response_tokens", "by_difficulty"})
