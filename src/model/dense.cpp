@@ -303,14 +303,6 @@ void reduce_kv(float* dkv, const float* dkx, int64_t N, int64_t H, int64_t Hkv, 
 }
 void zero(std::vector<float>& v) { std::fill(v.begin(), v.end(), 0.f); }
 
-// Batch::weights ([B,T] per-token loss weights) is being added to model/model.h; read it when the field exists so
-// this file builds against either version. TODO: plain b.weights once it has landed.
-template <class Bt>
-const float* batch_weights(const Bt& b) {
-  if constexpr (requires { b.weights; }) return b.weights;
-  else return nullptr;
-}
-
 }  // namespace
 
 DenseStats DenseModel::forward(const Batch& b, DenseActs& A) const {
@@ -365,7 +357,7 @@ DenseStats DenseModel::forward(const Batch& b, DenseActs& A) const {
   const CeResult ce = cross_entropy_forward(A.logits.data(), b.targets, N, V, st.token_logprobs.data());
   st.count = ce.count;
   st.loss = ce.count ? ce.loss_sum / double(ce.count) : 0.0;
-  if (const float* wt = batch_weights(b)) {
+  if (const float* wt = b.weights) {
     double s = 0;
     for (int64_t n = 0; n < N; ++n) s += double(wt[n]) * st.token_logprobs[n];   // ignored rows hold 0
     st.loss = s;
@@ -387,10 +379,8 @@ void DenseModel::backward(const Batch& b, DenseActs& A) {
   for (int64_t n = 0; n < N; ++n) count += b.targets[n] >= 0;
   // head: logits become their gradient in place
   float* dlogits = A.logits.data();
-  if (const float* wt = batch_weights(b)) {   // loss = Σ w_n·CE_n: row n of the gradient scaled by w_n
-    cross_entropy_backward(dlogits, dlogits, b.targets, N, V, 1.f);
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t v = 0; v < V; ++v) dlogits[n * V + v] *= wt[n];
+  if (b.weights) {   // loss = Σ w_n·CE_n: row n of the gradient scaled by w_n
+    cross_entropy_backward(dlogits, dlogits, b.targets, N, V, 1.f, b.weights);
   } else {
     cross_entropy_backward(dlogits, dlogits, b.targets, N, V, count ? 1.f / float(count) : 0.f);
   }
