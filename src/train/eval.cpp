@@ -9,8 +9,8 @@
 namespace nanoseek {
 
 std::map<std::string, double> validation_loss(const Model& m, const Shard& shard, int64_t B, int64_t T,
-                                              int64_t n_batches) {
-  DataLoader dl(shard, B, T, 0, /*shuffle=*/false);
+                                              int64_t n_batches, Pack pack) {
+  DataLoader dl(shard, B, T, 0, /*shuffle=*/false, pack);
   n_batches = std::min(n_batches, std::max<int64_t>(1, dl.windows() / B));
   Workspace ws = plan_workspace(m.cfg, B, T, false);
   LossConfig lc{m.cfg.num_nextn_predict_layers > 0 ? 1.0 : 0.0, 0.0};

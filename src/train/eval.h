@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "data/corpus.h"
+#include "data/loader.h"
 #include "data/shard.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -17,7 +18,7 @@ namespace nanoseek {
 // Mean next-token cross-entropy over the first n_batches B×T windows of the shard, in file order
 // ("val_loss"), and the mean MTP cross-entropy of module 1 when the model has one ("val_mtp_loss").
 std::map<std::string, double> validation_loss(const Model& m, const Shard& shard, int64_t B, int64_t T,
-                                              int64_t n_batches);
+                                              int64_t n_batches, Pack pack = Pack::Docs);
 
 struct AccuracyOptions {
   std::vector<std::string> tasks, levels;  // levels empty = every level of each task

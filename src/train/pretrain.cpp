@@ -18,7 +18,7 @@ PretrainStage::PretrainStage(const Recipe& r, const Model& m, std::shared_ptr<co
       r_(r),
       train_(std::move(train)),
       val_(std::move(val)),
-      loader_(*train_, r.batch_size, r.seq_len, r.seed),
+      loader_(*train_, r.batch_size, r.seq_len, r.seed, true, parse_pack(r.pack)),
       tok_(std::move(tok)),
       tok_dir_(std::move(tokenizer_dir)),
       lc_{r.mtp_lambda, r.alpha} {}
@@ -28,7 +28,7 @@ MicroResult PretrainStage::micro_step(Model& m, int64_t, int) {
   const StepStats s = m.forward(b, ws, lc_);
   m.backward(b, ws, lc_);
   MicroResult out;
-  out.tokens = b.B * b.T;
+  out.tokens = b.B * b.T;  // row positions processed, padding included (tokens/s is compute throughput)
   out.metrics = {{"loss", s.loss}, {"ce_loss", s.ce}, {"mtp_loss", s.mtp}, {"balance_loss", s.bal}};
   out.expert_load = s.expert_load;
   return out;
@@ -43,7 +43,7 @@ void PretrainStage::restore(const nlohmann::json& j) {
 }
 
 std::map<std::string, double> PretrainStage::evaluate(Model& m, int64_t step) {
-  auto out = validation_loss(m, *val_, r_.batch_size, r_.seq_len, r_.val_batches);
+  auto out = validation_loss(m, *val_, r_.batch_size, r_.seq_len, r_.val_batches, parse_pack(r_.pack));
   if (r_.problems_per_level > 0) {
     AccuracyOptions o;
     o.tasks = r_.eval_tasks.empty() ? r_.data.tasks : r_.eval_tasks;
@@ -77,6 +77,7 @@ void check_recipe(const Recipe& r) {
   check(r.beta1 >= 0 && r.beta1 < 1 && r.beta2 >= 0 && r.beta2 < 1, "{}: AdamW betas must be in [0, 1)", r.path);
   check(r.gamma >= 0 && r.alpha >= 0 && r.mtp_lambda >= 0, "{}: gamma, alpha and mtp_lambda must be >= 0", r.path);
   parse_prompt_format(r.format);
+  parse_pack(r.pack);
   parse_lr_kind(r.schedule);
 }
 

@@ -51,6 +51,7 @@ const std::vector<Field>& fields() {
       F("data.tokenizer_docs", I64, data.tokenizer_docs, "documents the BPE trainer sees"),
       F("data.corpus", Str, corpus, "prebuilt corpus dir (default: build into OUT/corpus)"),
       F("data.format", Str, format, "document/prompt format: r1-zero or plain"),
+      F("data.pack", Str, pack, "rows of whole documents (docs) or a cut stream (stream)"),
       F("train.steps", I64, steps, "optimizer steps"),
       F("train.batch_size", I64, batch_size, "sequences per micro-batch (B)"),
       F("train.seq_len", I64, seq_len, "tokens per sequence (T)"),

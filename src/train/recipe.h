@@ -28,6 +28,7 @@ struct Recipe {
   CorpusSpec data;
   std::string corpus;                 // prebuilt corpus dir ("" = build into OUT/corpus)
   std::string format = "r1-zero";
+  std::string pack = "docs";          // data/loader.h Pack
   // [train]
   int64_t steps = 1000, batch_size = 16, seq_len = 256, grad_accum = 1, warmup = 50;
   double lr = 1e-3, min_lr = 1e-4, decay_frac = 0.2;
