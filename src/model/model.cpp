@@ -100,7 +100,8 @@ StepStats Model::forward(const Batch& b, Workspace& ws, const LossConfig& lc) co
   }
   for (float& x : st.token_logprobs) x = -x;  // per-row CE → log-probability
 
-  const int64_t D = c.num_nextn_predict_layers;
+  // λ = 0 skips the MTP modules altogether (RL, SFT: a quarter of the compute of a 1-module model saved)
+  const int64_t D = lc.mtp_lambda > 0 ? c.num_nextn_predict_layers : 0;
   for (int64_t k = 1; k <= D; ++k) {
     MtpActs& mt = ws.mtp[k - 1];
     const int64_t Tk = T - k, Nk = B * Tk, Tprev = T - k + 1, L = nL + k - 1;
@@ -173,7 +174,7 @@ void Model::backward(const Batch& b, Workspace& ws, const LossConfig& lc) {
   rmsnorm_backward(dh0, g.norm, dxnf, ws.h_final.data(), w.norm, ws.rstd_f.data(), N, d, d);
 
   // MTP modules, last first: module k's input gradient flows into h^{k−1} (module k−1's output, or h^0)
-  const int64_t D = c.num_nextn_predict_layers;
+  const int64_t D = lc.mtp_lambda > 0 ? c.num_nextn_predict_layers : 0;  // as in forward
   float* dh_cur = nullptr;  // gradient w.r.t. h^k of the module being processed
   for (int64_t k = D; k >= 1; --k) {
     MtpActs& mt = ws.mtp[k - 1];

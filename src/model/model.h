@@ -26,7 +26,7 @@ struct Batch {
 };
 
 struct LossConfig {
-  double mtp_lambda = 0.3;      // λ (spec §3.1): L_mtp = λ/D Σ_k CE_k
+  double mtp_lambda = 0.3;      // λ (spec §3.1): L_mtp = λ/D Σ_k CE_k; 0 = the MTP modules are not run at all
   double balance_alpha = 0.0;   // α (spec §2.5): sequence-wise balance loss weight (0 = off)
 };
 

@@ -13,11 +13,12 @@
 namespace nanoseek {
 namespace {
 
-enum class Kind { I64, U64, F64, Str, StrList, F64List };
+enum class Kind { I64, U64, F64, Bool, Str, StrList, F64List };
 const char* kind_name(Kind k) {
   switch (k) {
     case Kind::I64: case Kind::U64: return "an integer";
     case Kind::F64: return "a number";
+    case Kind::Bool: return "true or false";
     case Kind::Str: return "a string";
     case Kind::StrList: return "a list of strings";
     case Kind::F64List: return "a list of numbers";
@@ -81,6 +82,44 @@ const std::vector<Field>& fields() {
       F("eval.max_new_tokens", I64, max_new_tokens, "greedy generation budget"),
       F("eval.tasks", StrList, eval_tasks, "tasks to evaluate (default data.tasks)"),
       F("eval.levels", StrList, eval_levels, "levels to evaluate (default all)"),
+      F("grpo.init", Str, grpo.init, "model dir to start from (r1zero: default OUT/base/final)"),
+      F("grpo.tasks", StrList, grpo.tasks, "tasks the prompts come from"),
+      F("grpo.task_weights", F64List, grpo.task_weights, "sampling weight per task (default uniform)"),
+      F("grpo.levels", StrList, grpo.levels, "levels sampled uniformly (default all)"),
+      F("grpo.steps", I64, grpo.steps, "optimizer steps"),
+      F("grpo.prompts", I64, grpo.prompts, "prompts per rollout"),
+      F("grpo.group", I64, grpo.group, "outputs per prompt (G)"),
+      F("grpo.micro_rows", I64, grpo.micro_rows, "sequences per forward/backward (divides prompts*group)"),
+      F("grpo.mu", I64, grpo.mu, "optimizer steps per rollout (mu)"),
+      F("grpo.lr", F64, grpo.lr, "peak learning rate"),
+      F("grpo.min_lr", F64, grpo.min_lr, "final learning rate (cosine, wsd)"),
+      F("grpo.warmup", I64, grpo.warmup, "linear warmup steps"),
+      F("grpo.schedule", Str, grpo.schedule, "constant, cosine or wsd"),
+      F("grpo.weight_decay", F64, grpo.weight_decay, "AdamW decoupled weight decay"),
+      F("grpo.clip", F64, grpo.clip, "global gradient-norm clip (0 = off)"),
+      F("grpo.temperature", F64, grpo.temperature, "rollout sampling temperature"),
+      F("grpo.top_p", F64, grpo.top_p, "rollout nucleus mass"),
+      F("grpo.max_new_tokens", I64, grpo.max_new_tokens, "rollout length budget"),
+      F("grpo.beta", F64, grpo.beta, "KL coefficient (0 = no reference model)"),
+      F("grpo.eps_low", F64, grpo.eps_low, "clip 1 - eps_low"),
+      F("grpo.eps_high", F64, grpo.eps_high, "clip 1 + eps_high"),
+      F("grpo.scale_std", Bool, grpo.scale_std, "divide advantages by the group std"),
+      F("grpo.agg", Str, grpo.agg, "loss averaging: sequence or token"),
+      F("grpo.ref_reset_every", I64, grpo.ref_reset_every, "copy policy into the reference every N steps (0 = never)"),
+      F("grpo.rewards", StrList, grpo.rewards, "reward functions (accuracy, format, language)"),
+      F("grpo.reward_weights", F64List, grpo.reward_weights, "weight per reward function (default 1)"),
+      F("grpo.gamma", F64, grpo.gamma, "aux-loss-free router bias speed during RL (0 = frozen)"),
+      F("grpo.seed", U64, grpo.seed, "prompt and sampling seed"),
+      F("grpo.log_every", I64, grpo.log_every, "progress line period (steps)"),
+      F("grpo.log_completions_every", I64, grpo.log_completions_every, "sample completions to completions.jsonl every N steps"),
+      F("grpo.eval_every", I64, grpo.eval_every, "periodic eval on validation problems (0 = off)"),
+      F("grpo.eval_problems", I64, grpo.eval_problems, "periodic eval: problems per level"),
+      F("grpo.eval_k", I64, grpo.eval_k, "periodic eval: samples per problem"),
+      F("r1zero.task", Str, r1_task, "task evaluated before and after RL (default grpo.tasks[0])"),
+      F("r1zero.levels", StrList, r1_levels, "levels evaluated (default all)"),
+      F("r1zero.problems", I64, r1_problems, "held-out test problems per level"),
+      F("r1zero.k", I64, r1_k, "samples per problem (pass@1 over k, pass@k, cons@k)"),
+      F("r1zero.max_new_tokens", I64, r1_max_new_tokens, "generation budget (0 = grpo.max_new_tokens)"),
   };
   return f;
 }
@@ -157,6 +196,12 @@ void set_field(Recipe& r, const Field& f, const toml::node& v, const std::string
       *static_cast<double*>(p) = *x;
       break;
     }
+    case Kind::Bool: {
+      auto x = v.value<bool>();
+      if (!x || !v.is_boolean()) bad();
+      *static_cast<bool*>(p) = *x;
+      break;
+    }
     case Kind::Str: {
       auto x = v.value<std::string>();
       if (!x) bad();
@@ -202,7 +247,7 @@ void set_key(Recipe& r, const std::string& section, const std::string& key, cons
   fail("{}: unknown key '{}'{}", where, full, did_you_mean(full, valid));
 }
 
-const std::vector<std::string> kSections = {"model", "data", "train", "eval"};
+const std::vector<std::string> kSections = {"model", "data", "train", "eval", "grpo", "r1zero"};
 
 }  // namespace
 
@@ -242,7 +287,7 @@ Recipe parse_recipe(const std::string& text, const std::string& label) {
     const std::string section(k.str());
     const std::string where = fmt::format("{} line {}", label, v.source().begin.line);
     if (std::find(kSections.begin(), kSections.end(), section) == kSections.end())
-      fail("{}: unknown section '{}'{} (sections: model, data, train, eval)", where, section,
+      fail("{}: unknown section '{}'{} (sections: model, data, train, eval, grpo, r1zero)", where, section,
            did_you_mean(section, kSections));
     const toml::table* tab = v.as_table();
     check(tab != nullptr, "{}: '{}' must be a table ([{}])", where, section, section);

@@ -5,6 +5,7 @@
 //   [data]   the corpus (data/corpus.h CorpusSpec), or corpus = "DIR" to reuse a built one.
 //   [train]  batch arithmetic, optimizer, schedule, balancing (gamma, alpha), MTP (mtp_lambda), checkpoints.
 //   [eval]   validation loss and greedy accuracy by task and level.
+//   [grpo]   the GRPO stage (rl/grpo_spec.h); [r1zero] the R1-Zero pipeline's before/after evaluation.
 // Keys are strict: an unknown key is an Error naming it (with the file) and the nearest valid key.
 // Overrides: apply_override(r, "train.lr=3e-4") — the value is parsed as the field's type.
 // Every field is declared once in recipe.cpp's table (name, type, help): parsing, --set and the help print
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "data/corpus.h"
+#include "rl/grpo_spec.h"
 
 namespace nanoseek {
 
@@ -41,6 +43,12 @@ struct Recipe {
   int64_t eval_every = 0, val_batches = 8, problems_per_level = 50, max_new_tokens = 160;
   std::vector<std::string> eval_tasks;  // empty = data.tasks
   std::vector<std::string> eval_levels; // empty = every level
+  // [grpo]  (nanoseek grpo, and the RL stage of nanoseek r1zero)
+  GrpoSpec grpo;
+  // [r1zero]  the before/after evaluation of the R1-Zero pipeline (R1 protocol: T 0.6, top-p 0.95, k samples)
+  std::string r1_task;                   // task evaluated ("" = grpo.tasks[0])
+  std::vector<std::string> r1_levels;    // levels evaluated (default every level)
+  int64_t r1_problems = 50, r1_k = 8, r1_max_new_tokens = 0;  // 0 = grpo.max_new_tokens
 };
 
 Recipe load_recipe(const std::string& path);

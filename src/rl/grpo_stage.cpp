@@ -1,0 +1,430 @@
+#include "rl/grpo_stage.h"
+
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+
+#include "core/error.h"
+#include "core/fs.h"
+#include "core/rng.h"
+#include "model/checkpoint.h"
+#include "rl/evaluate.h"
+#include "train/recipe.h"
+
+namespace nanoseek {
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+double mib(double b) { return b / double(1 << 20); }
+
+// Entropy (nats) of softmax(logits row) — the policy's next-token distribution at a completion position.
+double row_entropy(const float* x, int64_t V) {
+  float mx = x[0];
+  for (int64_t v = 1; v < V; ++v) mx = std::max(mx, x[v]);
+  double z = 0, s = 0;
+  for (int64_t v = 0; v < V; ++v) {
+    const double e = std::exp(double(x[v] - mx));
+    z += e;
+    s += e * double(x[v] - mx);
+  }
+  return std::log(z) - s / z;
+}
+
+}  // namespace
+
+PromptFormat model_prompt_format(const std::string& dir) {
+  const std::string p = dir + "/eval.json";
+  if (!file_exists(p)) return PromptFormat::R1Zero;
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_file(p));
+  } catch (const nlohmann::json::parse_error& e) {
+    fail("{}: invalid JSON: {}", p, e.what());
+  }
+  if (!j.contains("prompt_format")) return PromptFormat::R1Zero;
+  check(j["prompt_format"].is_string(), "{}: prompt_format must be a string", p);
+  return parse_prompt_format(j["prompt_format"].get<std::string>());
+}
+
+GrpoStage::GrpoStage(const GrpoSpec& s, Model& policy, Tokenizer tok, PromptFormat fmt, std::string init_dir,
+                     std::string out_dir, bool quiet)
+    : s_(s), policy_(policy), tok_(std::move(tok)), fmt_(fmt), init_dir_(std::move(init_dir)), out_dir_(std::move(out_dir)),
+      quiet_(quiet) {
+  check(s.prompts > 0 && s.group > 0 && s.micro_rows > 0 && s.mu > 0 && s.max_new_tokens > 0,
+        "grpo: prompts, group, micro_rows, mu and max_new_tokens must be > 0");
+  check(s.prompts * s.group % s.micro_rows == 0, "grpo: micro_rows ({}) must divide prompts x group ({} x {} = {})",
+        s.micro_rows, s.prompts, s.group, s.prompts * s.group);
+  check(s.agg == "sequence" || s.agg == "token", "grpo.agg: '{}' is not sequence or token", s.agg);
+  check(s.beta >= 0 && s.eps_low >= 0 && s.eps_high >= 0, "grpo: beta, eps_low and eps_high must be >= 0");
+  check(s.temperature > 0, "grpo.temperature must be > 0 (rollouts sample)");
+  check(!s.tasks.empty(), "grpo.tasks is empty");
+  check(s.task_weights.empty() || s.task_weights.size() == s.tasks.size(),
+        "grpo.task_weights has {} entries for {} tasks", s.task_weights.size(), s.tasks.size());
+  for (const auto& name : s.tasks) {
+    tasks_.push_back(make_task(name));
+    const auto lv = tasks_.back()->levels();
+    for (const auto& l : s.levels)
+      check(std::find(lv.begin(), lv.end(), l) != lv.end(), "grpo.levels: task {} has no level '{}'", name, l);
+  }
+  check(!s.rewards.empty(), "grpo.rewards is empty");
+  check(s.reward_weights.empty() || s.reward_weights.size() == s.rewards.size(),
+        "grpo.reward_weights has {} entries for {} reward functions", s.reward_weights.size(), s.rewards.size());
+  for (const auto& r : s.rewards) reward_fns_.push_back(reward_fn(r));
+  if (s_.reward_weights.empty()) s_.reward_weights.assign(s.rewards.size(), 1.0);
+  accum_ = s.prompts * s.group / s.micro_rows;
+  engine_ = std::make_unique<Engine>(policy, s.prompts * s.group, policy.cfg.max_position_embeddings);
+  if (s.beta > 0) {
+    ref_ = std::make_unique<Model>(policy.cfg);
+    ref_->params = policy.params;
+  }
+}
+
+GrpoStage::~GrpoStage() = default;
+
+std::string GrpoStage::memory_plan() const {
+  const double pb = double(policy_.param_bytes());
+  const double ref = ref_ ? pb : 0.0;
+  // the workspace is planned at the first rollout (its T is the longest prompt + completion); estimate with the
+  // budget here
+  const int64_t T = std::min<int64_t>(policy_.cfg.max_position_embeddings, 64 + s_.max_new_tokens);
+  const double ws = double(plan_workspace(policy_.cfg, s_.micro_rows, T, true).bytes);
+  const double ref_ws = ref_ ? double(plan_workspace(policy_.cfg, s_.micro_rows, T, false).bytes) : 0.0;
+  const double cache = double(engine_->plan().bytes);
+  return fmt::format("memory: policy {:.1f} MiB + grads {:.1f} + Adam {:.1f}; reference {:.1f} (beta {}); "
+                     "activations {:.1f} (+{:.1f} reference) for {} rows x T~{}; KV cache {:.1f}; total {:.1f} MiB",
+                     mib(pb), mib(pb), mib(2 * pb), mib(ref), s_.beta, mib(ws), mib(ref_ws), s_.micro_rows, T,
+                     mib(cache), mib(4 * pb + ref + ws + ref_ws + cache));
+}
+
+void GrpoStage::ensure_workspace(int64_t T) {
+  T = std::min<int64_t>(policy_.cfg.max_position_embeddings, (T + 31) / 32 * 32);
+  if (ws_.B == s_.micro_rows && ws_.T >= T) return;
+  ws_ = plan_workspace(policy_.cfg, s_.micro_rows, T, true);
+  if (ref_) ref_ws_ = plan_workspace(policy_.cfg, s_.micro_rows, T, false);
+}
+
+void GrpoStage::make_rollout(const Model& m, int64_t step) {
+  const double t0 = now_s();
+  const int64_t P = s_.prompts, G = s_.group, S = P * G;
+  Rollout ro;
+  // problems: task by weight, level uniform, train split; a pure function of (seed, step)
+  Rng rng = Rng::derive(s_.seed, uint64_t(step));
+  double wsum = 0;
+  for (size_t i = 0; i < tasks_.size(); ++i) wsum += s_.task_weights.empty() ? 1.0 : s_.task_weights[i];
+  for (int64_t i = 0; i < P; ++i) {
+    double u = rng.uniform() * wsum;
+    size_t ti = 0;
+    for (; ti + 1 < tasks_.size(); ++ti) {
+      u -= s_.task_weights.empty() ? 1.0 : s_.task_weights[ti];
+      if (u < 0) break;
+    }
+    const auto lv = s_.levels.empty() ? tasks_[ti]->levels() : s_.levels;
+    const std::string& level = lv[rng.below(lv.size())];
+    uint64_t st = rng.next();
+    ro.problems.push_back(sample_problem(*tasks_[ti], level, Split::Train, st));
+    ro.task_of.push_back(int(ti));
+    ro.prompts.push_back(tok_.encode(prompt_text(fmt_, ro.problems.back().question)));
+    check(int64_t(ro.prompts.back().size()) + s_.max_new_tokens <= m.cfg.max_position_embeddings,
+          "grpo: prompt ({} tokens) + max_new_tokens ({}) exceeds max_position_embeddings {}",
+          ro.prompts.back().size(), s_.max_new_tokens, m.cfg.max_position_embeddings);
+  }
+  GenerateRequest req;
+  req.prompts = ro.prompts;
+  req.n = int(G);
+  req.sampling.temperature = float(s_.temperature);
+  req.sampling.top_p = float(s_.top_p);
+  req.sampling.max_new_tokens = int(s_.max_new_tokens);
+  req.sampling.seed = Rng::derive(s_.seed ^ 0x5eed5eedULL, uint64_t(step)).next();
+  req.sampling.vocab_limit = tok_.vocab_size();
+  if (tok_.eos_id() >= 0) req.sampling.stop_ids = {tok_.eos_id()};
+  auto outs = engine_->generate(req);
+  check(int64_t(outs.size()) == S, "grpo: the engine returned {} completions for {} requested", outs.size(), S);
+  ro.comps.resize(size_t(S));
+  for (auto& c : outs) ro.comps[size_t(c.prompt_index) * size_t(G) + size_t(c.sample_index)] = std::move(c);
+  const double t1 = now_s();
+
+  // rewards
+  const size_t nf = reward_fns_.size();
+  ro.parts.assign(nf, std::vector<double>(size_t(S)));
+  ro.rewards.assign(size_t(S), 0.f);
+  ro.texts.resize(size_t(S));
+  for (int64_t i = 0; i < S; ++i) {
+    const Problem& p = ro.problems[size_t(i / G)];
+    const Task& task = *tasks_[size_t(ro.task_of[size_t(i / G)])];
+    ro.texts[size_t(i)] = tok_.decode(ro.comps[size_t(i)].tokens, /*skip_special=*/true);
+    double r = 0;
+    for (size_t f = 0; f < nf; ++f) {
+      ro.parts[f][size_t(i)] = reward_fns_[f](task, p, ro.texts[size_t(i)]).value;
+      r += s_.reward_weights[f] * ro.parts[f][size_t(i)];
+    }
+    ro.rewards[size_t(i)] = float(r);
+  }
+  ro.adv = group_advantages(ro.rewards, int(G), s_.scale_std, &ro.frac_zero_std);
+  const double t2 = now_s();
+
+  // rollout metrics (TRL names), constant over the step's micro-batches
+  std::map<std::string, double> mt;
+  double rsum = 0, std_sum = 0;
+  for (int64_t g = 0; g < P; ++g) {
+    double mean = 0, var = 0;
+    for (int64_t j = 0; j < G; ++j) mean += ro.rewards[size_t(g * G + j)];
+    mean /= double(G);
+    for (int64_t j = 0; j < G; ++j) var += std::pow(ro.rewards[size_t(g * G + j)] - mean, 2);
+    std_sum += G > 1 ? std::sqrt(var / double(G - 1)) : 0.0;
+    rsum += mean * double(G);
+  }
+  mt["reward"] = rsum / double(S);
+  mt["reward_std"] = std_sum / double(P);  // mean within-group std, as TRL logs it
+  for (size_t f = 0; f < nf; ++f) {
+    double a = 0;
+    for (double v : ro.parts[f]) a += v;
+    mt["rewards/" + s_.rewards[f] + "/mean"] = a / double(S);
+  }
+  mt["frac_reward_zero_std"] = ro.frac_zero_std;
+  int64_t len_sum = 0, len_max = 0, len_min = INT64_MAX, clipped = 0, term_sum = 0;
+  std::map<std::string, std::pair<double, int64_t>> len_by_level, acc_by_level;
+  const auto acc_it = std::find(s_.rewards.begin(), s_.rewards.end(), "accuracy");
+  for (int64_t i = 0; i < S; ++i) {
+    const int64_t n = int64_t(ro.comps[size_t(i)].tokens.size());
+    len_sum += n;
+    len_max = std::max(len_max, n);
+    len_min = std::min(len_min, n);
+    if (ro.comps[size_t(i)].finish_reason == "length") ++clipped;
+    else term_sum += n;
+    const std::string& lv = ro.problems[size_t(i / G)].level;
+    len_by_level[lv].first += double(n), len_by_level[lv].second += 1;
+    if (acc_it != s_.rewards.end())
+      acc_by_level[lv].first += ro.parts[size_t(acc_it - s_.rewards.begin())][size_t(i)], acc_by_level[lv].second += 1;
+  }
+  mt["completions/mean_length"] = double(len_sum) / double(S);
+  mt["completions/max_length"] = double(len_max);
+  mt["completions/min_length"] = double(len_min);
+  mt["completions/clipped_ratio"] = double(clipped) / double(S);
+  mt["completions/mean_terminated_length"] = clipped < S ? double(term_sum) / double(S - clipped) : 0.0;
+  for (auto& [lv, v] : len_by_level) mt["completions/mean_length/" + lv] = v.first / double(v.second);
+  for (auto& [lv, v] : acc_by_level) mt["rewards/accuracy/" + lv] = v.first / double(v.second);
+  mt["time/rollout"] = t1 - t0;
+  mt["time/reward"] = t2 - t1;
+
+  // sizes for the exact global loss average over micro-batches
+  ro_T_ = 0, ro_tokens_ = 0, ro_seqs_ = 0;
+  for (int64_t i = 0; i < S; ++i) {
+    const int64_t n = int64_t(ro.comps[size_t(i)].tokens.size());
+    ro_T_ = std::max(ro_T_, int64_t(ro.prompts[size_t(i / G)].size()) + n);
+    ro_tokens_ += n;
+    ro_seqs_ += n > 0;
+  }
+  check(ro_tokens_ > 0, "grpo: every completion of the rollout at step {} is empty", step);
+
+  if (s_.log_completions_every > 0 && step % s_.log_completions_every == 0) {
+    std::ofstream f(out_dir_ + "/completions.jsonl", std::ios::app);
+    for (int64_t i = 0; i < std::min<int64_t>(S, 2 * G); i += std::max<int64_t>(1, G / 2)) {
+      nlohmann::json j = {{"step", step}, {"question", ro.problems[size_t(i / G)].question},
+                          {"level", ro.problems[size_t(i / G)].level}, {"completion", ro.texts[size_t(i)]},
+                          {"reward", ro.rewards[size_t(i)]}, {"advantage", ro.adv[size_t(i)]}};
+      for (size_t fi = 0; fi < nf; ++fi) j["rewards/" + s_.rewards[fi]] = ro.parts[fi][size_t(i)];
+      f << j.dump() << "\n";
+    }
+  }
+  if (!quiet_ && (step % s_.log_every == 0)) {
+    std::string acc;
+    for (auto& [lv, v] : acc_by_level) acc += fmt::format(" {} {:.2f}", lv, v.first / double(v.second));
+    fmt::print("rollout {}: reward {:.3f} (std {:.3f}, zero-std groups {:.2f}) | len {:.0f} (clipped {:.2f}) |{}{} | "
+               "{:.1f}s gen {:.2f}s reward\n",
+               step, mt["reward"], mt["reward_std"], ro.frac_zero_std, mt["completions/mean_length"],
+               mt["completions/clipped_ratio"], acc.empty() ? "" : " accuracy", acc, t1 - t0, t2 - t1);
+    std::fflush(stdout);
+  }
+  ro_ = std::move(ro);
+  ro_metrics_ = std::move(mt);
+}
+
+MicroResult GrpoStage::micro_step(Model& m, int64_t step, int micro) {
+  if (micro == 0) {
+    if (ref_ && s_.ref_reset_every > 0 && step > 0 && step % s_.ref_reset_every == 0) ref_->params = m.params;
+    if (ro_step_ < 0 || step % s_.mu == 0) {  // a resumed run starts a fresh rollout
+      make_rollout(m, step);
+      ro_step_ = step;
+    }
+  }
+  const double t0 = now_s();
+  const int64_t G = s_.group, R = s_.micro_rows, r0 = int64_t(micro) * R;
+  ensure_workspace(ro_T_);
+  const int64_t T = ws_.T;
+  const int32_t pad = std::max<int32_t>(0, tok_.eos_id());
+  std::vector<int32_t> ids(size_t(R * T), pad), targets(size_t(R * T), -1);
+  std::vector<int64_t> offsets{0}, pos_of;  // pos_of[token] = row·T + t predicting it
+  std::vector<float> logp_old, adv;
+  for (int64_t r = 0; r < R; ++r) {
+    const int64_t i = r0 + r;
+    const auto& prompt = ro_.prompts[size_t(i / G)];
+    const Completion& c = ro_.comps[size_t(i)];
+    const int64_t pl = int64_t(prompt.size()), n = int64_t(c.tokens.size());
+    for (int64_t t = 0; t < pl; ++t) ids[size_t(r * T + t)] = prompt[size_t(t)];
+    for (int64_t j = 0; j < n; ++j) {
+      if (pl + j < T) ids[size_t(r * T + pl + j)] = c.tokens[size_t(j)];
+      const int64_t t = pl - 1 + j;  // position whose next token is completion token j
+      targets[size_t(r * T + t)] = c.tokens[size_t(j)];
+      pos_of.push_back(r * T + t);
+      logp_old.push_back(c.logprobs[size_t(j)]);
+    }
+    offsets.push_back(int64_t(pos_of.size()));
+    adv.push_back(ro_.adv[size_t(i)]);
+  }
+  Batch b{R, T, ids.data(), targets.data(), nullptr, nullptr};
+  const LossConfig lc{0.0, 0.0};
+  const StepStats st = m.forward(b, ws_, lc);
+  const int64_t N = int64_t(pos_of.size()), V = m.cfg.vocab_size;
+  std::vector<float> logp_new(static_cast<size_t>(N)), logp_ref;
+  double ent = 0;
+  double drift = 0, ppo_kl = 0;
+  for (int64_t k = 0; k < N; ++k) {
+    logp_new[size_t(k)] = st.token_logprobs[size_t(pos_of[size_t(k)])];
+    ent += row_entropy(ws_.logits.data() + pos_of[size_t(k)] * V, V);
+    const double dlt = double(logp_old[size_t(k)]) - double(logp_new[size_t(k)]);
+    drift = std::max(drift, std::abs(dlt));
+    ppo_kl += dlt;
+  }
+  if (ref_) {
+    const StepStats rs = ref_->forward(b, ref_ws_, lc);
+    logp_ref.resize(size_t(N));
+    for (int64_t k = 0; k < N; ++k) logp_ref[size_t(k)] = rs.token_logprobs[size_t(pos_of[size_t(k)])];
+  }
+  GrpoConfig gc;
+  gc.eps_low = s_.eps_low;
+  gc.eps_high = s_.eps_high;
+  gc.beta = s_.beta;
+  gc.agg = s_.agg == "token" ? GrpoConfig::Agg::Token : GrpoConfig::Agg::Sequence;
+  std::vector<float> dlogp(static_cast<size_t>(N));
+  const PolicyLossOut out = policy_loss(gc, PolicyBatch{offsets, logp_new, logp_old, logp_ref, {}, adv, {}}, dlogp);
+  // policy_loss averages over this micro-batch; the Trainer averages micro-batches. Rescale so the step's update is
+  // exactly that of the whole rollout's average (sequence: over all sequences; token: over all tokens).
+  const double share = gc.agg == GrpoConfig::Agg::Token ? double(out.n_tokens) / double(ro_tokens_)
+                                                        : double(out.n_seqs) / double(ro_seqs_);
+  const double factor = share * double(accum_);
+  // Model loss = Σ w·CE = −Σ w·logp, so w = −dL/dlogp.
+  std::vector<float> w(size_t(R * T), 0.f);
+  for (int64_t k = 0; k < N; ++k) w[size_t(pos_of[size_t(k)])] = float(-double(dlogp[size_t(k)]) * factor);
+  b.weights = w.data();
+  m.backward(b, ws_, lc);
+
+  MicroResult res;
+  res.tokens = N;
+  res.metrics = ro_metrics_;
+  res.metrics["loss"] = out.loss * factor;
+  res.metrics["kl"] = out.kl;
+  res.metrics["clip_ratio"] = out.clip_ratio;
+  res.metrics["clip_ratio/low"] = out.clip_ratio_low;
+  res.metrics["clip_ratio/high"] = out.clip_ratio_high;
+  res.metrics["entropy"] = N ? ent / double(N) : 0.0;
+  // π_old vs π_θ: on the first update of a rollout these differ only by sampler-vs-trainer float rounding
+  res.metrics["ppo_kl"] = N ? ppo_kl / double(N) : 0.0;  // mean log π_old − log π_θ (veRL's name)
+  res.metrics["logp_drift_max"] = drift;
+  // the Trainer averages micro-batch metrics: report this micro-batch's time × accum so the mean is the step's sum
+  res.metrics["time/update"] = (now_s() - t0) * double(accum_);
+  res.expert_load = st.expert_load;
+  return res;
+}
+
+std::map<std::string, double> GrpoStage::evaluate(Model& m, int64_t step) {
+  std::map<std::string, double> out;
+  if (s_.eval_every <= 0 || s_.eval_problems <= 0) return out;
+  for (size_t ti = 0; ti < tasks_.size(); ++ti) {
+    EvalOptions o;
+    o.task = s_.tasks[ti];
+    o.levels = s_.levels;
+    o.problems_per_level = s_.eval_problems;
+    o.k = int(s_.eval_k);
+    o.max_new_tokens = int(s_.max_new_tokens);
+    o.split = Split::Val;
+    o.format = fmt_;
+    o.seed = s_.seed;
+    const EvalReport r = nanoseek::evaluate(m, tok_, o);
+    const std::string p = "eval/" + o.task + "/";
+    out[p + "pass@1"] = r.overall.pass1;
+    out[p + "mean_response_tokens"] = r.overall.mean_response_tokens;
+    for (const auto& [lv, e] : r.by_level) {
+      out[p + "pass@1/" + lv] = e.pass1;
+      out[p + "mean_response_tokens/" + lv] = e.mean_response_tokens;
+    }
+  }
+  (void)step;
+  return out;
+}
+
+void GrpoStage::save_extra(const std::string& dir) const {
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+    if (file_exists(init_dir_ + "/" + f)) write_file_atomic(dir + "/" + f, read_file(init_dir_ + "/" + f));
+  nlohmann::json ev = nlohmann::json::object();
+  if (file_exists(init_dir_ + "/eval.json")) {
+    const auto j = nlohmann::json::parse(read_file(init_dir_ + "/eval.json"), nullptr, false);
+    for (const char* k : {"prompt_format", "tasks"})
+      if (!j.is_discarded() && j.contains(k)) ev[k] = j[k];
+  }
+  ev["stage"] = "grpo";
+  ev["init"] = init_dir_;
+  write_file_atomic(dir + "/eval.json", ev.dump(1) + "\n");
+}
+
+void GrpoStage::restore(const nlohmann::json&) {
+  ro_step_ = -1;
+  if (ref_) ref_->params = policy_.params;  // see departure 2 in the header
+}
+
+GrpoRunResult run_grpo(const Recipe& r, const std::string& init_dir, const std::string& out, bool resume,
+                       bool quiet) {
+  const double t0 = now_s();
+  const std::string init = init_dir.empty() ? r.grpo.init : init_dir;
+  check(!init.empty(), "{}: grpo.init is empty: name the model directory to start from (--set grpo.init=DIR)", r.path);
+  check(file_exists(init + "/config.json"), "grpo.init '{}': no config.json there (a model directory is expected)",
+        init);
+  check(file_exists(init + "/tokenizer.json"), "grpo.init '{}': no tokenizer.json in the model directory", init);
+  if (r.threads > 0) omp_set_num_threads(int(r.threads));
+  make_dirs(out);
+  auto m = load_model(init);
+  m->enable_grad();
+  GrpoStage stage(r.grpo, *m, Tokenizer::load(init), model_prompt_format(init), init, out, quiet);
+
+  TrainConfig tc;
+  tc.steps = r.grpo.steps;
+  tc.grad_accum = stage.grad_accum();
+  tc.lr = LrSchedule{parse_lr_kind(r.grpo.schedule), r.grpo.lr, r.grpo.min_lr, r.grpo.warmup, r.grpo.steps, 0.2};
+  tc.adamw = AdamWConfig{r.beta1, r.beta2, r.eps, r.grpo.weight_decay};
+  tc.clip = r.grpo.clip;
+  tc.gamma = m->cfg.has_correction_bias() ? r.grpo.gamma : 0.0;
+  tc.log_every = r.grpo.log_every;
+  tc.eval_every = r.grpo.eval_every;
+  tc.ckpt_every = r.ckpt_every;
+  tc.keep_ckpts = int(r.keep_ckpts);
+  tc.out_dir = out;
+  tc.quiet = quiet;
+  if (!quiet) {
+    fmt::print("grpo: {} from {} | {} prompts x G {} = {} samples/rollout, mu {} | {} micro-batches of {} rows | "
+               "beta {} eps [{}, {}] agg {} std-scaling {} | rewards {} | {} threads\n",
+               fmt::join(r.grpo.tasks, ","), init, r.grpo.prompts, r.grpo.group, r.grpo.prompts * r.grpo.group,
+               r.grpo.mu, stage.grad_accum(), r.grpo.micro_rows, r.grpo.beta, r.grpo.eps_low, r.grpo.eps_high,
+               r.grpo.agg, r.grpo.scale_std, fmt::join(r.grpo.rewards, "+"), omp_get_max_threads());
+    fmt::print("{}\n", stage.memory_plan());
+  }
+  if (!resume && file_exists(out + "/completions.jsonl")) write_file_atomic(out + "/completions.jsonl", "");
+  Trainer trainer(*m, tc, stage);
+  if (resume) trainer.resume();
+  GrpoRunResult res;
+  res.completed = trainer.run();
+  res.steps = trainer.step();
+  res.train_seconds = trainer.train_seconds;
+  if (res.completed) {
+    trainer.save_final(out + "/final");
+    if (!quiet) fmt::print("final model: {}/final\n", out);
+  }
+  res.total_seconds = now_s() - t0;
+  return res;
+}
+
+}  // namespace nanoseek
