@@ -1,9 +1,11 @@
-// nanoseek tasks sample|verify — look at the task suite by hand.
+// nanoseek tasks sample|verify|chat — look at the task suite by hand; make cold-start SFT data.
 //
 //   nanoseek tasks sample --task countdown --level d4 --n 3 --split test --style long
 //     -> one JSON object per line: the problem's fields, "split", "style" and "solution"
 //   nanoseek tasks verify --task add < lines.jsonl   (each line: problem fields + "completion"; --task fills a
 //     missing "task") -> one line per input {"line", "verdict", "answer_key"}, and the counts on stderr
+//   nanoseek tasks chat --task add --levels d1,d2 --n 200 --styles long,selfcheck --out cold.jsonl
+//     -> chat JSONL (user = question, assistant = solution; data/chat_data.h make_task_chat), written atomically
 #include <fmt/format.h>
 
 #include <fstream>
@@ -14,6 +16,7 @@
 
 #include "cli/command.h"
 #include "core/error.h"
+#include "data/chat_data.h"
 #include "tasks/problem_json.h"
 #include "tasks/task.h"
 
@@ -29,6 +32,33 @@ struct SampleOpts {
 struct VerifyOpts {
   std::string task, input = "-";
 };
+
+struct ChatOpts {
+  TaskChatOptions o;
+  std::string levels, styles = "long,selfcheck", split = "train", out;
+};
+
+std::vector<std::string> split_csv(const std::string& s) {
+  std::vector<std::string> v;
+  for (size_t i = 0; i <= s.size();) {
+    size_t j = s.find(',', i);
+    if (j == std::string::npos) j = s.size();
+    if (j > i) v.push_back(s.substr(i, j - i));
+    i = j + 1;
+  }
+  return v;
+}
+
+int run_chat(ChatOpts& c) {
+  c.o.levels = split_csv(c.levels);
+  c.o.styles = split_csv(c.styles);
+  c.o.split = parse_split(c.split);
+  const auto samples = make_task_chat(c.o);
+  write_chat_jsonl(c.out, samples);
+  std::cerr << fmt::format("wrote {} chat samples ({} {}, styles {}) to {}\n", samples.size(), c.o.task, c.split,
+                           c.styles, c.out);
+  return 0;
+}
 
 int run_sample(const SampleOpts& o) {
   auto task = make_task(o.task);
@@ -100,7 +130,21 @@ const bool registered = add_command({"tasks", "Sample task problems with solutio
     CLI::App* verify = app.add_subcommand("verify", "Read JSONL {problem fields, completion}; print verdicts");
     verify->add_option("--task", v->task, "Task for lines without a 'task' field");
     verify->add_option("--in", v->input, "Input JSONL file ('-' = stdin)")->capture_default_str();
-    return [s, v, sample, verify] { return sample->parsed() ? run_sample(*s) : run_verify(*v); };
+    auto c = std::make_shared<ChatOpts>();
+    CLI::App* chat = app.add_subcommand("chat", "Write cold-start chat JSONL: user = question, assistant = solution");
+    chat->add_option("--task", c->o.task, "Task name (add, add-zh, countdown, mul)")->required();
+    chat->add_option("--levels", c->levels, "Comma-separated levels (default: all); sample i uses level i mod L");
+    chat->add_option("--n", c->o.n, "Number of samples")->capture_default_str();
+    chat->add_option("--styles", c->styles, "Comma-separated solution styles (not 'wrong'), cycled")
+        ->capture_default_str();
+    chat->add_option("--split", c->split, "train, val or test")->capture_default_str();
+    chat->add_option("--seed", c->o.seed, "Problem and solution seed")->capture_default_str();
+    chat->add_option("--out", c->out, "Output JSONL file")->required();
+    return [s, v, c, sample, chat] {
+      if (sample->parsed()) return run_sample(*s);
+      if (chat->parsed()) return run_chat(*c);
+      return run_verify(*v);
+    };
   }});
 
 }  // namespace
