@@ -51,8 +51,9 @@ struct ChatRendering {
 };
 // "plain" | "r1-zero" | "template" (the tokenizer's, detect_chat_template) | "template:NAME" (parse_chat_template).
 ChatRendering parse_rendering(std::string_view name, const Tokenizer& tok);
-// For a model directory: DIR/eval.json's "prompt_format" when present (what the model was pretrained with), else
-// the tokenizer's chat template; `name` other than "auto" overrides both.
+// For a model directory: DIR/eval.json's "prompt_format" (what our pretraining recorded; an eval.json without it is
+// an Error), else — no eval.json, a real checkpoint — the tokenizer's chat template; `name` other than "auto"
+// overrides both.
 ChatRendering rendering_for_model(const std::string& model_dir, const Tokenizer& tok, std::string_view name = "auto");
 
 struct TokenizedSample {
