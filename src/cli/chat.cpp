@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 #include <memory>
 
@@ -25,8 +26,10 @@ int run_chat(const ChatOpts& o) {
   TextModel tm = load_text_model(o.model);
   const ChatTemplate tmpl = o.tmpl == "auto" ? tm.chat : parse_chat_template(o.tmpl);
   const bool tty = isatty(STDOUT_FILENO);
-  const int64_t max_len = tm.model->rope.max_pos;
-  Engine engine(*tm.model, 1, max_len);
+  // The whole context window, capped: a 128K-position model's full K/V cache would not fit in memory.
+  const int64_t max_len = std::min<int64_t>(tm.max_positions(), 8192);
+  const std::unique_ptr<Engine> eng = tm.make_engine(1, max_len);
+  Engine& engine = *eng;
   std::fprintf(stderr, "chat with %s (template %s). %s. /reset clears, /quit or Ctrl-D exits.\n", o.model.c_str(),
                std::string(chat_template_name(tmpl)).c_str(), engine.plan().describe().c_str());
   std::vector<ChatMessage> history;

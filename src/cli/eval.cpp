@@ -9,6 +9,7 @@
 #include "cli/command.h"
 #include "core/error.h"
 #include "core/fs.h"
+#include "infer/session.h"
 #include "model/checkpoint.h"
 #include "rl/evaluate.h"
 
@@ -36,9 +37,8 @@ int run_eval(EvalCli& c) {
   c.o.levels = split_csv(c.levels);
   c.o.split = parse_split(c.split);
   c.o.format = parse_prompt_format(c.format);
-  check(file_exists(c.model + "/tokenizer.json"), "{}: no tokenizer.json in the model directory", c.model);
-  auto m = load_model(c.model);
-  Tokenizer tok = Tokenizer::load(c.model);
+  TextModel tm = load_text_model(c.model);   // DeepSeek-V3 or dense (qwen2/llama) directory
+  const Tokenizer& tok = tm.tok;
   const auto t0 = std::chrono::steady_clock::now();
   auto progress = [&](int64_t done, int64_t total) {
     double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -46,7 +46,7 @@ int run_eval(EvalCli& c) {
     std::fprintf(stderr, "\reval %s: %lld/%lld problems  %.0fs elapsed  ETA %.0fs   ", c.o.task.c_str(),
                  (long long)done, (long long)total, el, eta);
   };
-  EvalReport r = evaluate(*m, tok, c.o, progress);
+  EvalReport r = tm.model ? evaluate(*tm.model, tok, c.o, progress) : evaluate(*tm.dense, tok, c.o, progress);
   std::fprintf(stderr, "\n");
   write_file_atomic(c.out, r.to_json().dump(2) + "\n");
   std::string md_path = c.out.size() > 5 && c.out.ends_with(".json") ? c.out.substr(0, c.out.size() - 5) + ".md"

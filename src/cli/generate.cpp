@@ -34,8 +34,9 @@ int run_generate(const GenOpts& o) {
   check(!prompt.empty(), "--prompt is empty");
   check(o.n >= 1 && o.n <= 256, "--n must be in [1, 256], got {}", o.n);
   check(o.max_tokens >= 1, "--max-tokens must be >= 1");
-  const int64_t max_len = std::min<int64_t>(int64_t(prompt.size()) + o.max_tokens, tm.model->rope.max_pos);
-  Engine engine(*tm.model, o.n, max_len);
+  const int64_t max_len = std::min<int64_t>(int64_t(prompt.size()) + o.max_tokens, tm.max_positions());
+  const std::unique_ptr<Engine> eng = tm.make_engine(o.n, max_len);
+  Engine& engine = *eng;
   std::fprintf(stderr, "%s\n", engine.plan().describe().c_str());
   GenerateRequest req;
   req.prompts = {prompt};

@@ -11,6 +11,7 @@
 // W_UK_h / W_UV_h are row blocks of kv_b_proj read in place (no copies at load).
 #include "core/parallel.h"
 #include "infer/engine.h"
+#include "infer/engine_core.h"
 
 #include <fmt/format.h>
 #include <omp.h>
@@ -29,14 +30,15 @@
 namespace nanoseek {
 
 std::string CachePlan::describe() const {
-  return fmt::format("KV cache {:.1f} MiB: {} slots x {} tokens x {} layers x {} values (compressed MLA, fp32)",
-                     double(bytes) / (1 << 20), slots, max_len, layers, values_per_token);
+  return fmt::format("KV cache {:.1f} MiB: {} slots x {} tokens x {} layers x {} values ({}, fp32)",
+                     double(bytes) / (1 << 20), slots, max_len, layers, values_per_token, kind);
 }
 
-struct Engine::Impl {
+namespace {
+
+struct MlaCore final : EngineCore {
   const Model& m;
   const ModelConfig& c;
-  CachePlan plan;
   std::vector<float> cache;  // [layers][slots][max_len][W]
   int64_t W, max_step;       // values per cached token; tokens per forward chunk
   // per-chunk scratch
@@ -44,12 +46,13 @@ struct Engine::Impl {
   std::vector<int32_t> posbuf;
   std::vector<LayerActs> acts;  // per layer (FFN half), sized for max_step tokens
 
-  Impl(const Model& model, int64_t slots, int64_t max_len) : m(model), c(model.cfg) {
+  MlaCore(const Model& model, int64_t slots, int64_t max_len) : m(model), c(model.cfg) {
     check(slots >= 1 && max_len >= 2, "engine: need at least 1 slot and 2 positions (got {} x {})", slots, max_len);
     check(max_len <= m.rope.max_pos, "engine: max_len {} exceeds the model's position table ({})", max_len,
           m.rope.max_pos);
     W = c.kv_lora_rank + c.qk_rope_head_dim;
     plan = {slots, max_len, c.num_hidden_layers, W, 0};
+    vocab = c.vocab_size;
     plan.bytes = size_t(c.num_hidden_layers * slots * max_len * W) * sizeof(float);
     cache.assign(plan.bytes / sizeof(float), 0.f);
     max_step = std::max<int64_t>(256, slots);
@@ -75,7 +78,7 @@ struct Engine::Impl {
 
   // Runs tokens [n] at (slot, pos) through the model; for each i in logit_rows writes logits to out + k·V.
   void forward(const int32_t* tok, const int32_t* slot, const int32_t* pos, int64_t n,
-               const std::vector<int64_t>& logit_rows, float* out) {
+               const std::vector<int64_t>& logit_rows, float* out) override {
     for (int64_t i = 0; i < n; ++i) {
       check(tok[i] >= 0 && tok[i] < c.vocab_size, "token id {} is outside the vocabulary [0, {})", tok[i],
             c.vocab_size);
@@ -171,31 +174,35 @@ struct Engine::Impl {
     linear_forward(out, xnf.data(), m.w.lm_head, nr, d, V);
   }
 
-  void copy_prefix(int64_t from, int64_t to, int64_t len) {
+  void copy_prefix(int64_t from, int64_t to, int64_t len) override {
     for (int64_t L = 0; L < c.num_hidden_layers; ++L)
       std::memcpy(row(L, to, 0), row(L, from, 0), sizeof(float) * len * W);
   }
 };
 
-Engine::Engine(const Model& m, int64_t max_batch, int64_t max_len) : impl_(new Impl(m, max_batch, max_len)) {}
-Engine::~Engine() { delete impl_; }
-const CachePlan& Engine::plan() const { return impl_->plan; }
+}  // namespace
+
+Engine::Engine(const Model& m, int64_t max_batch, int64_t max_len) : core_(new MlaCore(m, max_batch, max_len)) {}
+Engine::Engine(const DenseModel& m, int64_t max_batch, int64_t max_len)
+    : core_(make_dense_core(m, max_batch, max_len).release()) {}
+Engine::~Engine() { delete core_; }
+const CachePlan& Engine::plan() const { return core_->plan; }
 
 std::vector<float> Engine::prefill_logits(const std::vector<int32_t>& tokens) {
   const int64_t T = int64_t(tokens.size());
-  check(T >= 1 && T <= impl_->plan.max_len, "prefill_logits: {} tokens for max_len {}", T, impl_->plan.max_len);
+  check(T >= 1 && T <= core_->plan.max_len, "prefill_logits: {} tokens for max_len {}", T, core_->plan.max_len);
   std::vector<int32_t> slot(T, 0), pos(T);
   std::vector<int64_t> rows(T);
   for (int64_t i = 0; i < T; ++i) pos[i] = int32_t(i), rows[i] = i;
-  std::vector<float> out(size_t(T * impl_->c.vocab_size));
-  impl_->forward(tokens.data(), slot.data(), pos.data(), T, rows, out.data());
+  std::vector<float> out(size_t(T * core_->vocab));
+  core_->forward(tokens.data(), slot.data(), pos.data(), T, rows, out.data());
   return out;
 }
 
 std::vector<Completion> Engine::generate(const GenerateRequest& req) {
-  Impl& E = *impl_;
+  EngineCore& E = *core_;
   const int n = req.n;
-  const int64_t V = E.c.vocab_size, max_len = E.plan.max_len;
+  const int64_t V = E.vocab, max_len = E.plan.max_len;
   check(n >= 1, "generate: n (samples per prompt) must be >= 1, got {}", n);
   check(n <= E.plan.slots, "generate: n = {} samples per prompt exceeds the engine batch of {} slots", n, E.plan.slots);
   check(req.sampling.stop_strings.empty() || req.detokenize, "generate: stop strings need a detokenize function");

@@ -366,7 +366,7 @@ DenseStats DenseModel::forward(const Batch& b, DenseActs& A) const {
   return st;
 }
 
-void DenseModel::backward(const Batch& b, DenseActs& A) {
+void DenseModel::backward(const Batch& b, DenseActs& A, const float* extra_dlogits) {
   const DenseConfig& c = cfg;
   check(!grads.empty(), "dense backward: call enable_grad() first");
   check(b.targets != nullptr, "dense backward: the batch has no targets");
@@ -384,6 +384,8 @@ void DenseModel::backward(const Batch& b, DenseActs& A) {
   } else {
     cross_entropy_backward(dlogits, dlogits, b.targets, N, V, count ? 1.f / float(count) : 0.f);
   }
+  if (extra_dlogits)
+    for (int64_t i = 0; i < N * V; ++i) dlogits[i] += extra_dlogits[i];
   zero(A.dn);
   linear_backward_input(A.dn.data(), dlogits, w.lm_head, N, d, V);
   linear_backward_weight(g.lm_head, dlogits, A.nf.data(), N, d, V);   // == g.embed when tied
@@ -446,6 +448,12 @@ void DenseModel::backward(const Batch& b, DenseActs& A) {
 
 std::unique_ptr<DenseModel> load_dense_model(const std::string& dir) {
   auto m = std::make_unique<DenseModel>(load_dense_config(dir));
+  load_dense_weights(*m, dir);
+  return m;
+}
+
+void load_dense_weights(DenseModel& model, const std::string& dir) {
+  DenseModel* m = &model;
   const Checkpoint ck = Checkpoint::open(dir);
   std::set<std::string> expected;
   for (size_t i = 0; i < m->layout.specs.size(); ++i) {
@@ -460,7 +468,6 @@ std::unique_ptr<DenseModel> load_dense_model(const std::string& dir) {
     fail("{}: unexpected tensor '{}' for a {} model (config.json and weights disagree)", ck.label(), n,
          m->cfg.model_type);
   }
-  return m;
 }
 
 void save_dense_model(const DenseModel& m, const std::string& dir, DType dtype, size_t max_shard_bytes) {

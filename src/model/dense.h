@@ -136,13 +136,17 @@ class DenseModel {
   // exists and is set) replace the mean as in Model: loss = Σ_t w_t·CE_t — how SFT, GRPO and KD drive the student.
   DenseStats forward(const Batch& b, DenseActs& acts) const;
   // d(stats.loss)/d(params) ACCUMULATED into grads; needs the acts of forward() on the same batch.
-  void backward(const Batch& b, DenseActs& acts);
+  // extra_dlogits [N,V] (optional) is added to d(loss)/d(logits) first: the hook for a loss the caller computes on
+  // acts.logits after forward (the distillation KL, rl/kd_loss.h), so the gradient is that of stats.loss + extra.
+  void backward(const Batch& b, DenseActs& acts, const float* extra_dlogits = nullptr);
 };
 
 // Loads config.json + safetensors (single file or sharded index; F32/BF16/F16) from an HF directory. Every tensor
 // of the layout must be present with its shape; unknown tensors are an Error (rotary inv_freq buffers and a
 // tied checkpoint's redundant lm_head.weight are ignored).
 std::unique_ptr<DenseModel> load_dense_model(const std::string& dir);
+// The same checks, into an existing model whose config matches (a training checkpoint's weights).
+void load_dense_weights(DenseModel& m, const std::string& dir);
 // Writes config.json and model.safetensors (or shards above max_shard_bytes) in dtype F32 or BF16.
 void save_dense_model(const DenseModel& m, const std::string& dir, DType dtype = DType::F32,
                       size_t max_shard_bytes = size_t(5) << 30);

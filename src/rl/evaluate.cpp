@@ -3,10 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <memory>
 #include <optional>
+#include <span>
 
 #include "core/error.h"
 #include "infer/engine.h"
+#include "model/dense.h"
 
 namespace nanoseek {
 
@@ -73,10 +76,10 @@ EvalStats aggregate(const std::vector<ProblemResult>& rs, int k) {
   return st;
 }
 
-}  // namespace
-
-EvalReport evaluate(const Model& m, const Tokenizer& tok, const EvalOptions& o,
-                    const std::function<void(int64_t, int64_t)>& progress) {
+// The protocol for any model the engine runs: make_engine(slots, max_len), max_pos = its position table.
+EvalReport evaluate_with(const std::function<std::unique_ptr<Engine>(int64_t, int64_t)>& make_engine, int64_t max_pos,
+                         const Tokenizer& tok, const EvalOptions& o,
+                         const std::function<void(int64_t, int64_t)>& progress) {
   auto task = make_task(o.task);
   const int n = o.n ? o.n : o.k;
   check(o.k >= 1 && n >= o.k, "eval: need 1 <= k <= n (k = {}, n = {})", o.k, n);
@@ -103,9 +106,10 @@ EvalReport evaluate(const Model& m, const Tokenizer& tok, const EvalOptions& o,
     prompts.push_back(tok.encode(prompt_text(o.format, p.question)));
     max_prompt = std::max<int64_t>(max_prompt, int64_t(prompts.back().size()));
   }
-  const int64_t max_len = std::min<int64_t>(max_prompt + o.max_new_tokens, m.rope.max_pos);
+  const int64_t max_len = std::min<int64_t>(max_prompt + o.max_new_tokens, max_pos);
   const int64_t slots = std::max<int64_t>(n, std::min<int64_t>(o.max_batch, int64_t(problems.size()) * n));
-  Engine engine(m, slots, max_len);
+  const std::unique_ptr<Engine> eng = make_engine(slots, max_len);
+  Engine& engine = *eng;
 
   std::vector<ProblemResult> results(problems.size());
   const int64_t per_call = std::max<int64_t>(1, slots / n);
@@ -129,7 +133,11 @@ EvalReport evaluate(const Model& m, const Tokenizer& tok, const EvalOptions& o,
     std::vector<Judged> judged;
     for (const Completion& c : outs) {
       const size_t pi = p0 + size_t(c.prompt_index);
-      const std::string text = tok.decode(c.tokens, /*skip_special=*/true);
+      // Special tokens stay in the judged text (<think>, </think>, <answer> are special tokens in our tokenizers;
+      // skipping them hid every answer from the verifier); only a final EOS is dropped.
+      std::span<const int32_t> body(c.tokens);
+      if (!body.empty() && eos >= 0 && body.back() == eos) body = body.first(body.size() - 1);
+      const std::string text = tok.decode(body);
       judged.push_back({task->verify(problems[pi], text) == Verdict::Correct, task->answer_key(problems[pi], text)});
       ProblemResult& r = results[pi];
       r.n += 1;
@@ -168,6 +176,20 @@ EvalReport evaluate(const Model& m, const Tokenizer& tok, const EvalOptions& o,
     rep.by_level.push_back({levels[li], aggregate(sub, o.k)});
   }
   return rep;
+}
+
+}  // namespace
+
+EvalReport evaluate(const Model& m, const Tokenizer& tok, const EvalOptions& o,
+                    const std::function<void(int64_t, int64_t)>& progress) {
+  auto make = [&](int64_t slots, int64_t len) { return std::make_unique<Engine>(m, slots, len); };
+  return evaluate_with(make, m.rope.max_pos, tok, o, progress);
+}
+
+EvalReport evaluate(const DenseModel& m, const Tokenizer& tok, const EvalOptions& o,
+                    const std::function<void(int64_t, int64_t)>& progress) {
+  auto make = [&](int64_t slots, int64_t len) { return std::make_unique<Engine>(m, slots, len); };
+  return evaluate_with(make, m.rope.max_pos, tok, o, progress);
 }
 
 }  // namespace nanoseek

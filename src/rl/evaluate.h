@@ -51,5 +51,9 @@ double pass_at_k(int64_t n, int64_t c, int64_t k);
 // progress(done, total) is called after each engine batch.
 EvalReport evaluate(const Model& m, const Tokenizer& tok, const EvalOptions& o,
                     const std::function<void(int64_t, int64_t)>& progress = {});
+// The same protocol for a dense student (qwen2/llama; the engine's per-layer K/V cache).
+class DenseModel;
+EvalReport evaluate(const DenseModel& m, const Tokenizer& tok, const EvalOptions& o,
+                    const std::function<void(int64_t, int64_t)>& progress = {});
 
 }  // namespace nanoseek

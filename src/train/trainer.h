@@ -4,6 +4,7 @@
 //
 //   struct MyStage : TrainStage { MicroResult micro_step(Model& m, int64_t step, int micro) override {...} };
 //   Trainer t(model, cfg, stage);
+//   (a dense student, model/dense.h: DenseTrainStage + Trainer(dense_model, cfg, stage), the same loop)
 //   t.resume();            // from the newest DIR/ckpt-STEP, if any
 //   t.run();               // false if interrupted (a checkpoint was saved)
 //
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "model/dense.h"
 #include "model/model.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
@@ -44,22 +46,50 @@ struct MicroResult {
   std::vector<std::vector<int64_t>> expert_load;   // [total_layers][E] or empty; summed over micro-steps
 };
 
-class TrainStage {
+// What every stage shares whatever the model: its resumable state and extra files.
+class StageBase {
  public:
-  virtual ~TrainStage() = default;
-  // Forward + backward of micro-batch `micro` of optimizer step `step`, accumulating into m.grads.
-  virtual MicroResult micro_step(Model& m, int64_t step, int micro) = 0;
+  virtual ~StageBase() = default;
   virtual nlohmann::json state() const { return nlohmann::json::object(); }  // saved in checkpoints
   virtual void restore(const nlohmann::json&) {}
-  // Periodic evaluation (every eval_every steps and at the end); keys become metrics of that step.
-  virtual std::map<std::string, double> evaluate(Model&, int64_t step) { return {}; }
   // Extra files written into every checkpoint and final directory (e.g. the tokenizer).
   virtual void save_extra(const std::string& dir) const {}
 };
 
+class TrainStage : public StageBase {
+ public:
+  // Forward + backward of micro-batch `micro` of optimizer step `step`, accumulating into m.grads.
+  virtual MicroResult micro_step(Model& m, int64_t step, int micro) = 0;
+  // Periodic evaluation (every eval_every steps and at the end); keys become metrics of that step.
+  virtual std::map<std::string, double> evaluate(Model&, int64_t step) { return {}; }
+};
+
+// The same for a dense student (no experts: MicroResult::expert_load stays empty).
+class DenseTrainStage : public StageBase {
+ public:
+  virtual MicroResult micro_step(DenseModel& m, int64_t step, int micro) = 0;
+  virtual std::map<std::string, double> evaluate(DenseModel&, int64_t step) { return {}; }
+};
+
+// What the Trainer updates, whatever the architecture: flat params/grads, the optimizer's spans, the router biases
+// the aux-loss-free rule moves (none for dense), and how a checkpoint saves/loads the weights.
+struct Trainable {
+  float* params = nullptr;
+  float* grads = nullptr;
+  size_t total = 0;                    // floats in params and grads
+  std::vector<AdamW::Span> spans;      // what AdamW updates (and how)
+  int64_t layers = 0;                  // layers the stage may report expert load for
+  std::function<float*(int64_t layer)> router_bias;          // nullptr result: no bias in that layer
+  std::function<void(const std::string& dir)> save;          // a model directory (config.json + weights)
+  std::function<void(const std::string& dir)> load_weights;  // from a directory written by save
+};
+Trainable trainable(Model& m);        // enables grads
+Trainable trainable(DenseModel& m);   // enables grads
+
 class Trainer {
  public:
   Trainer(Model& m, TrainConfig c, TrainStage& stage);
+  Trainer(DenseModel& m, TrainConfig c, DenseTrainStage& stage);
   int64_t resume();          // newest checkpoint's step (0 if none); metrics.jsonl lines past it are dropped
   // Steps until c.steps (or until step `until` when > 0, e.g. to test resume); saves a checkpoint and returns false
   // when it stops early (SIGINT or `until`), true when training is complete.
@@ -73,9 +103,11 @@ class Trainer {
 
  private:
   void log_step(nlohmann::json& j);
-  Model& m_;
+  Trainable t_;
   TrainConfig c_;
-  TrainStage& stage_;
+  StageBase& stage_;
+  std::function<MicroResult(int64_t, int)> micro_;
+  std::function<std::map<std::string, double>(int64_t)> eval_;
   AdamW opt_;
   int64_t step_ = 0, tokens_seen_ = 0;
   double elapsed_ = 0, step_time_ema_ = 0;

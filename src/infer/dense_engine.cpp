@@ -1,0 +1,160 @@
+// Engine core for dense students (Qwen2 / Llama, model/dense.h): a per-layer K/V cache of post-RoPE keys and
+// values per kv head, written for every token before that layer's attention (prefill tokens see their own earlier
+// prompt tokens, decode tokens their whole history). Per layer, token t at (slot s, position p), head h:
+//   q, k, v = q_proj(n1) + bq, k_proj(n1) + bk, v_proj(n1) + bv;  q, k ← RoPE_half(·, p)
+//   cache[s][p] = [k (Hkv·D) | v (Hkv·D)]
+//   o_h = Σ_{j≤p} softmax_j(scale·q_h·K_j,g) V_j,g        g = h / (H/Hkv)   (GQA: no repeated K/V stored)
+//   x += o_proj(o);  x += down(silu(gate(n2)) ⊙ up(n2))
+// Weights are read in place from DenseModel::w (the trainer's updates are seen by the next call).
+// Legend: n tokens in the step, d hidden, H heads, Hkv kv heads, D head dim, F intermediate, V vocab.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/parallel.h"
+#include "infer/engine_core.h"
+#include "model/dense.h"
+#include "ops/linear.h"
+#include "ops/rmsnorm.h"
+#include "ops/rope_half.h"
+#include "ops/swiglu.h"
+
+namespace nanoseek {
+namespace {
+
+struct DenseCore final : EngineCore {
+  const DenseModel& m;
+  const DenseConfig& c;
+  std::vector<float> cache;  // [layers][slots][max_len][W]
+  int64_t W, kvd, qd, max_step;
+  std::vector<float> x, xn, rstd, q, kv, att, a, b, h;  // per-chunk scratch: [n,d] [n,d] [n] [n,qd] [n,W] ...
+
+  DenseCore(const DenseModel& model, int64_t slots, int64_t max_len) : m(model), c(model.cfg) {
+    check(slots >= 1 && max_len >= 2, "engine: need at least 1 slot and 2 positions (got {} x {})", slots, max_len);
+    check(max_len <= m.rope.max_pos, "engine: max_len {} exceeds the model's position table ({})", max_len,
+          m.rope.max_pos);
+    qd = c.num_attention_heads * c.head_dim;
+    kvd = c.num_key_value_heads * c.head_dim;
+    W = 2 * kvd;
+    vocab = c.vocab_size;
+    plan = {slots, max_len, c.num_hidden_layers, W, 0, "dense K/V per kv head"};
+    plan.bytes = size_t(c.num_hidden_layers * slots * max_len * W) * sizeof(float);
+    cache.assign(plan.bytes / sizeof(float), 0.f);
+    max_step = std::max<int64_t>(256, slots);
+    const size_t n = size_t(max_step), d = size_t(c.hidden_size), F = size_t(c.intermediate_size);
+    x.resize(n * d), xn.resize(n * d), rstd.resize(n), q.resize(n * qd), kv.resize(n * W), att.resize(n * qd);
+    a.resize(n * F), b.resize(n * F), h.resize(n * F);
+  }
+
+  float* row(int64_t L, int64_t slot, int64_t pos) {
+    return cache.data() + ((L * plan.slots + slot) * plan.max_len + pos) * W;
+  }
+
+  void forward(const int32_t* tok, const int32_t* slot, const int32_t* pos, int64_t n,
+               const std::vector<int64_t>& logit_rows, float* out) override {
+    for (int64_t i = 0; i < n; ++i) {
+      check(tok[i] >= 0 && tok[i] < c.vocab_size, "token id {} is outside the vocabulary [0, {})", tok[i],
+            c.vocab_size);
+      check(pos[i] >= 0 && pos[i] < plan.max_len, "position {} exceeds the engine's max_len {}", pos[i], plan.max_len);
+      check(slot[i] >= 0 && slot[i] < plan.slots, "cache slot {} outside [0, {})", slot[i], plan.slots);
+    }
+    size_t next_row = 0;
+    for (int64_t c0 = 0; c0 < n; c0 += max_step) {
+      const int64_t cn = std::min(max_step, n - c0);
+      std::vector<int64_t> rows;
+      while (next_row < logit_rows.size() && logit_rows[next_row] < c0 + cn) rows.push_back(logit_rows[next_row++] - c0);
+      chunk(tok + c0, slot + c0, pos + c0, cn, rows, out);
+      out += int64_t(rows.size()) * c.vocab_size;
+    }
+  }
+
+  static void add_bias(float* y, const float* bias, int64_t n, int64_t O, int64_t stride) {
+    if (!bias) return;
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t o = 0; o < O; ++o) y[i * stride + o] += bias[o];
+  }
+
+  void chunk(const int32_t* tok, const int32_t* slot, const int32_t* pos, int64_t n, const std::vector<int64_t>& rows,
+             float* out) {
+    const int64_t d = c.hidden_size, F = c.intermediate_size, H = c.num_attention_heads, Hkv = c.num_key_value_heads;
+    const int64_t D = c.head_dim, rep = H / Hkv;
+    const float eps = float(c.rms_norm_eps), scale = float(1.0 / std::sqrt(double(D)));
+    for (int64_t i = 0; i < n; ++i) std::memcpy(&x[i * d], m.w.embed + int64_t(tok[i]) * d, sizeof(float) * d);
+    for (int64_t L = 0; L < c.num_hidden_layers; ++L) {
+      const DenseLayerWeights& lw = m.w.layers[L];
+      rmsnorm_forward(xn.data(), rstd.data(), x.data(), lw.in_norm, n, d, eps, d);
+      linear_forward(q.data(), xn.data(), lw.q, n, d, qd);
+      add_bias(q.data(), lw.q_bias, n, qd, qd);
+      rope_half_forward(q.data(), pos, n, H, m.rope);
+      // k and v land side by side in kv [n, 2·kvd] rows, then into the cache
+      std::vector<float>& k = att;   // att is free until attention: [n, kvd] k, then [n, kvd] v packed below
+      linear_forward(k.data(), xn.data(), lw.k, n, d, kvd);
+      add_bias(k.data(), lw.k_bias, n, kvd, kvd);
+      rope_half_forward(k.data(), pos, n, Hkv, m.rope);
+      for (int64_t i = 0; i < n; ++i) std::memcpy(&kv[i * W], &k[i * kvd], sizeof(float) * kvd);
+      linear_forward(k.data(), xn.data(), lw.v, n, d, kvd);
+      add_bias(k.data(), lw.v_bias, n, kvd, kvd);
+      for (int64_t i = 0; i < n; ++i) {
+        std::memcpy(&kv[i * W + kvd], &k[i * kvd], sizeof(float) * kvd);
+        std::memcpy(row(L, slot[i], pos[i]), &kv[i * W], sizeof(float) * W);
+      }
+      int64_t work = 0;
+      for (int64_t i = 0; i < n; ++i) work += (pos[i] + 1) * H * 2 * D;
+#pragma omp parallel if (worth_parallel(work))
+      {
+        std::vector<float> sc(size_t(plan.max_len));
+#pragma omp for collapse(2) schedule(dynamic)
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t hh = 0; hh < H; ++hh) {
+            const float* qh = &q[(i * H + hh) * D];
+            const int64_t g = hh / rep, len = pos[i] + 1;
+            float mx = -INFINITY;
+            for (int64_t j = 0; j < len; ++j) {
+              const float* kj = row(L, slot[i], j) + g * D;
+              float s = 0;
+              for (int64_t t = 0; t < D; ++t) s += qh[t] * kj[t];
+              sc[j] = s * scale;
+              mx = std::max(mx, sc[j]);
+            }
+            double z = 0;
+            for (int64_t j = 0; j < len; ++j) z += sc[j] = std::exp(sc[j] - mx);
+            float* o = &att[(i * H + hh) * D];
+            std::fill(o, o + D, 0.f);
+            for (int64_t j = 0; j < len; ++j) {
+              const float p = float(sc[j] / z);
+              const float* vj = row(L, slot[i], j) + kvd + g * D;
+              for (int64_t t = 0; t < D; ++t) o[t] += p * vj[t];
+            }
+          }
+      }
+      // x += o_proj(att)   (the residual is accumulated by the GEMM's beta = 1)
+      gemm(false, true, n, d, qd, 1.f, att.data(), qd, lw.o, qd, 1.f, x.data(), d);
+      rmsnorm_forward(xn.data(), rstd.data(), x.data(), lw.post_norm, n, d, eps, d);
+      linear_forward(a.data(), xn.data(), lw.gate, n, d, F);
+      linear_forward(b.data(), xn.data(), lw.up, n, d, F);
+      swiglu_forward(h.data(), a.data(), b.data(), size_t(n * F));
+      gemm(false, true, n, d, F, 1.f, h.data(), F, lw.down, F, 1.f, x.data(), d);
+    }
+    if (rows.empty()) return;
+    const int64_t nr = int64_t(rows.size());
+    for (int64_t k = 0; k < nr; ++k) std::memcpy(&xn[k * d], &x[rows[k] * d], sizeof(float) * d);
+    rmsnorm_forward(xn.data(), rstd.data(), xn.data(), m.w.norm, nr, d, eps, d);
+    linear_forward(out, xn.data(), m.w.lm_head, nr, d, c.vocab_size);
+  }
+
+  void copy_prefix(int64_t from, int64_t to, int64_t len) override {
+    for (int64_t L = 0; L < c.num_hidden_layers; ++L)
+      std::memcpy(row(L, to, 0), row(L, from, 0), sizeof(float) * len * W);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<EngineCore> make_dense_core(const DenseModel& m, int64_t slots, int64_t max_len) {
+  return std::make_unique<DenseCore>(m, slots, max_len);
+}
+
+}  // namespace nanoseek
