@@ -145,10 +145,19 @@ StepStats Model::forward(const Batch& b, Workspace& ws, const LossConfig& lc) co
 }
 
 void Model::backward(const Batch& b, Workspace& ws, const LossConfig& lc) {
+  check(b.targets != nullptr, "backward: the batch has no targets");
+  backward_impl(b, ws, lc, nullptr);
+}
+
+void Model::backward_from_logits(const Batch& b, Workspace& ws, const float* dlogits) {
+  check(dlogits != nullptr, "backward_from_logits: dlogits is null");
+  backward_impl(b, ws, LossConfig{0.0, 0.0}, dlogits);
+}
+
+void Model::backward_impl(const Batch& b, Workspace& ws, const LossConfig& lc, const float* dlogits_given) {
   const ModelConfig& c = cfg;
   check(!grads.empty(), "backward: call enable_grad() first");
   check(ws.with_grad, "backward: the workspace was planned without gradients");
-  check(b.targets != nullptr, "backward: the batch has no targets");
   const int64_t B = b.B, T = b.T, N = B * T, d = c.hidden_size, V = c.vocab_size, nL = c.num_hidden_layers;
 
   // One decoder layer backward: dout [N,d] → dx_in [N,d] (overwrite), residuals included.
@@ -162,11 +171,15 @@ void Model::backward(const Batch& b, Workspace& ws, const LossConfig& lc) {
   };
 
   // main head: loss = mean CE (or Σ w·CE) → dlogits = (softmax − onehot)·scale, computed in place over the logits
-  int64_t count = 0;
-  for (int64_t n = 0; n < N; ++n) count += b.targets[n] >= 0;
   float* dlogits = ws.logits.data();
-  if (b.weights) cross_entropy_backward(dlogits, ws.logits.data(), b.targets, N, V, 1.f, b.weights);
-  else cross_entropy_backward(dlogits, ws.logits.data(), b.targets, N, V, count ? 1.f / float(count) : 0.f);
+  if (dlogits_given) {
+    std::memcpy(dlogits, dlogits_given, sizeof(float) * size_t(N * V));
+  } else {
+    int64_t count = 0;
+    for (int64_t n = 0; n < N; ++n) count += b.targets[n] >= 0;
+    if (b.weights) cross_entropy_backward(dlogits, ws.logits.data(), b.targets, N, V, 1.f, b.weights);
+    else cross_entropy_backward(dlogits, ws.logits.data(), b.targets, N, V, count ? 1.f / float(count) : 0.f);
+  }
   float* dxnf = ws.scratch(S_DHEAD, N * d);
   linear_backward_input(dxnf, dlogits, w.lm_head, N, d, V);
   linear_backward_weight(g.lm_head, dlogits, ws.xnf.data(), N, d, V);

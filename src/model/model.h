@@ -64,6 +64,12 @@ class Model {
   // Gradient of stats.loss w.r.t. every trainable parameter, accumulated into grads. Requires the Workspace of
   // the forward() call (planned with_grad) and the same batch. Overwrites ws.logits with its gradient.
   void backward(const Batch& b, Workspace& ws, const LossConfig& lc);
+  // Backward from a caller-given gradient of the main head's logits dlogits [B·T, V] instead of the next-token loss
+  // (b.targets may be null; MTP and the balance loss are not part of it). How a critic's value head is trained.
+  void backward_from_logits(const Batch& b, Workspace& ws, const float* dlogits);
+
+ private:
+  void backward_impl(const Batch& b, Workspace& ws, const LossConfig& lc, const float* dlogits);
 };
 
 // --- layer-level pieces (model/mla.cpp, model/ffn.cpp), exposed for tests and the inference engine ---

@@ -28,6 +28,9 @@ struct GrpoSpec {
   bool scale_std = true;                   // A = (r − mean)/std; false: A = r − mean (Dr. GRPO)
   std::string agg = "sequence";            // sequence (the paper's 1/|o_i|) or token (DAPO)
   int64_t ref_reset_every = 0;             // copy the policy into the reference every N steps (R1: 400; 0 = never)
+  std::string algo = "grpo";                // grpo, or ppo (the critic baseline, rl/critic.h)
+  double value_lr = 1e-4, value_clip = 0.2;  // PPO critic: learning rate, value clip ε_v
+  double gae_gamma = 1.0, gae_lambda = 0.95; // PPO: GAE discount and λ
   std::vector<std::string> rewards{"accuracy", "format"};
   std::vector<double> reward_weights;      // default all 1
   double gamma = 0.0;                      // aux-loss-free router bias speed during RL (0 = frozen)

@@ -13,6 +13,7 @@
 #include "core/rng.h"
 #include "model/checkpoint.h"
 #include "rl/evaluate.h"
+#include "rl/ppo.h"
 #include "train/recipe.h"
 
 namespace nanoseek {
@@ -83,6 +84,9 @@ GrpoStage::GrpoStage(const GrpoSpec& s, Model& policy, Tokenizer tok, PromptForm
     ref_ = std::make_unique<Model>(policy.cfg);
     ref_->params = policy.params;
   }
+  check(s.algo == "grpo" || s.algo == "ppo", "grpo.algo: '{}' is not grpo or ppo", s.algo);
+  if (s.algo == "ppo")
+    critic_ = std::make_unique<Critic>(policy, AdamWConfig{0.9, 0.95, 1e-8, 0.0}, s.value_lr, s.clip);
 }
 
 GrpoStage::~GrpoStage() = default;
@@ -96,10 +100,12 @@ std::string GrpoStage::memory_plan() const {
   const double ws = double(plan_workspace(policy_.cfg, s_.micro_rows, T, true).bytes);
   const double ref_ws = ref_ ? double(plan_workspace(policy_.cfg, s_.micro_rows, T, false).bytes) : 0.0;
   const double cache = double(engine_->plan().bytes);
+  const double critic = critic_ ? double(critic_->bytes()) + ws : 0.0;  // weights+grads+Adam, and its activations
   return fmt::format("memory: policy {:.1f} MiB + grads {:.1f} + Adam {:.1f}; reference {:.1f} (beta {}); "
-                     "activations {:.1f} (+{:.1f} reference) for {} rows x T~{}; KV cache {:.1f}; total {:.1f} MiB",
-                     mib(pb), mib(pb), mib(2 * pb), mib(ref), s_.beta, mib(ws), mib(ref_ws), s_.micro_rows, T,
-                     mib(cache), mib(4 * pb + ref + ws + ref_ws + cache));
+                     "critic {:.1f} (weights, grads, Adam, activations); activations {:.1f} (+{:.1f} reference) for "
+                     "{} rows x T~{}; KV cache {:.1f}; total {:.1f} MiB",
+                     mib(pb), mib(pb), mib(2 * pb), mib(ref), s_.beta, mib(critic), mib(ws), mib(ref_ws),
+                     s_.micro_rows, T, mib(cache), mib(4 * pb + ref + ws + ref_ws + cache + critic));
 }
 
 void GrpoStage::ensure_workspace(int64_t T) {
@@ -214,8 +220,10 @@ void GrpoStage::make_rollout(const Model& m, int64_t step) {
 
   // sizes for the exact global loss average over micro-batches
   ro_T_ = 0, ro_tokens_ = 0, ro_seqs_ = 0;
+  ro.tok_off.assign(1, 0);
   for (int64_t i = 0; i < S; ++i) {
     const int64_t n = int64_t(ro.comps[size_t(i)].tokens.size());
+    ro.tok_off.push_back(ro.tok_off.back() + n);
     ro_T_ = std::max(ro_T_, int64_t(ro.prompts[size_t(i / G)].size()) + n);
     ro_tokens_ += n;
     ro_seqs_ += n > 0;
@@ -245,64 +253,108 @@ void GrpoStage::make_rollout(const Model& m, int64_t step) {
   ro_metrics_ = std::move(mt);
 }
 
-MicroResult GrpoStage::micro_step(Model& m, int64_t step, int micro) {
-  if (micro == 0) {
-    if (ref_ && s_.ref_reset_every > 0 && step > 0 && step % s_.ref_reset_every == 0) ref_->params = m.params;
-    if (ro_step_ < 0 || step % s_.mu == 0) {  // a resumed run starts a fresh rollout
-      make_rollout(m, step);
-      ro_step_ = step;
-    }
-  }
-  const double t0 = now_s();
-  const int64_t G = s_.group, R = s_.micro_rows, r0 = int64_t(micro) * R;
-  ensure_workspace(ro_T_);
-  const int64_t T = ws_.T;
-  const int32_t pad = std::max<int32_t>(0, tok_.eos_id());
-  std::vector<int32_t> ids(size_t(R * T), pad), targets(size_t(R * T), -1);
-  std::vector<int64_t> offsets{0}, pos_of;  // pos_of[token] = row·T + t predicting it
-  std::vector<float> logp_old, adv;
+GrpoStage::Chunk GrpoStage::make_chunk(int micro) {
+  const int64_t G = s_.group, R = s_.micro_rows, r0 = int64_t(micro) * R, T = ws_.T;
+  Chunk ch;
+  ch.ids.assign(size_t(R * T), std::max<int32_t>(0, tok_.eos_id()));
+  ch.targets.assign(size_t(R * T), -1);
+  ch.offsets = {0};
+  ch.tok0 = ro_.tok_off[size_t(r0)];
   for (int64_t r = 0; r < R; ++r) {
     const int64_t i = r0 + r;
     const auto& prompt = ro_.prompts[size_t(i / G)];
     const Completion& c = ro_.comps[size_t(i)];
     const int64_t pl = int64_t(prompt.size()), n = int64_t(c.tokens.size());
-    for (int64_t t = 0; t < pl; ++t) ids[size_t(r * T + t)] = prompt[size_t(t)];
+    for (int64_t t = 0; t < pl; ++t) ch.ids[size_t(r * T + t)] = prompt[size_t(t)];
     for (int64_t j = 0; j < n; ++j) {
-      if (pl + j < T) ids[size_t(r * T + pl + j)] = c.tokens[size_t(j)];
+      if (pl + j < T) ch.ids[size_t(r * T + pl + j)] = c.tokens[size_t(j)];
       const int64_t t = pl - 1 + j;  // position whose next token is completion token j
-      targets[size_t(r * T + t)] = c.tokens[size_t(j)];
-      pos_of.push_back(r * T + t);
-      logp_old.push_back(c.logprobs[size_t(j)]);
+      ch.targets[size_t(r * T + t)] = c.tokens[size_t(j)];
+      ch.pos.push_back(r * T + t);
+      ch.logp_old.push_back(c.logprobs[size_t(j)]);
     }
-    offsets.push_back(int64_t(pos_of.size()));
-    adv.push_back(ro_.adv[size_t(i)]);
+    ch.offsets.push_back(int64_t(ch.pos.size()));
+    ch.adv.push_back(ro_.adv[size_t(i)]);
   }
-  Batch b{R, T, ids.data(), targets.data(), nullptr, nullptr};
+  return ch;
+}
+
+// PPO (algo = "ppo"): per-token rewards (outcome on the last token, k1 KL penalty β·(log π_old − log π_ref) on
+// every token), the critic's values, GAE(γ, λ) advantages whitened over the rollout, and value targets.
+void GrpoStage::ppo_prepare() {
+  const int64_t S = s_.prompts * s_.group, N = ro_.tok_off.back();
+  std::vector<float> logp_old(static_cast<size_t>(N)), logp_ref, values(static_cast<size_t>(N));
+  if (ref_) logp_ref.resize(size_t(N));
+  for (int64_t k = 0; k < accum_; ++k) {
+    const Chunk ch = make_chunk(int(k));
+    const Batch b{s_.micro_rows, ws_.T, ch.ids.data(), ch.targets.data(), nullptr, nullptr};
+    std::copy(ch.logp_old.begin(), ch.logp_old.end(), logp_old.begin() + ch.tok0);
+    critic_->values(b, ch.pos, std::span<float>(values).subspan(size_t(ch.tok0), ch.pos.size()));
+    if (ref_) {
+      const StepStats rs = ref_->forward(b, ref_ws_, LossConfig{0.0, 0.0});
+      for (size_t j = 0; j < ch.pos.size(); ++j) logp_ref[size_t(ch.tok0) + j] = rs.token_logprobs[size_t(ch.pos[j])];
+    }
+  }
+  const std::vector<float> r = ppo_token_rewards(ro_.tok_off, ro_.rewards, ref_ ? std::span<const float>(logp_old)
+                                                 : std::span<const float>(), logp_ref, ref_ ? s_.beta : 0.0);
+  ro_.values_old = values;
+  ro_.adv_tok.assign(size_t(N), 0.f);
+  ro_.returns.assign(size_t(N), 0.f);
+  gae(ro_.tok_off, r, values, s_.gae_gamma, s_.gae_lambda, ro_.adv_tok, ro_.returns);
+  if (N >= 2) whiten(ro_.adv_tok);
+  (void)S;
+}
+
+MicroResult GrpoStage::micro_step(Model& m, int64_t step, int micro) {
+  double t_ro = 0;
+  if (micro == 0) {
+    if (ref_ && s_.ref_reset_every > 0 && step > 0 && step % s_.ref_reset_every == 0) ref_->params = m.params;
+    if (ro_step_ < 0 || step % s_.mu == 0) {  // a resumed run starts a fresh rollout
+      make_rollout(m, step);
+      ro_step_ = step;
+      ensure_workspace(ro_T_);
+      if (critic_) {
+        const double tc = now_s();
+        ppo_prepare();
+        t_ro = now_s() - tc;
+        ro_metrics_["time/critic_values"] = t_ro;
+      }
+    }
+  }
+  const double t0 = now_s();
+  ensure_workspace(ro_T_);
+  const Chunk ch = make_chunk(micro);
+  const int64_t R = s_.micro_rows, T = ws_.T;
+  Batch b{R, T, ch.ids.data(), ch.targets.data(), nullptr, nullptr};
   const LossConfig lc{0.0, 0.0};
   const StepStats st = m.forward(b, ws_, lc);
-  const int64_t N = int64_t(pos_of.size()), V = m.cfg.vocab_size;
+  const int64_t N = int64_t(ch.pos.size()), V = m.cfg.vocab_size;
   std::vector<float> logp_new(static_cast<size_t>(N)), logp_ref;
-  double ent = 0;
-  double drift = 0, ppo_kl = 0;
+  double ent = 0, drift = 0, ppo_kl = 0;
   for (int64_t k = 0; k < N; ++k) {
-    logp_new[size_t(k)] = st.token_logprobs[size_t(pos_of[size_t(k)])];
-    ent += row_entropy(ws_.logits.data() + pos_of[size_t(k)] * V, V);
-    const double dlt = double(logp_old[size_t(k)]) - double(logp_new[size_t(k)]);
+    logp_new[size_t(k)] = st.token_logprobs[size_t(ch.pos[size_t(k)])];
+    ent += row_entropy(ws_.logits.data() + ch.pos[size_t(k)] * V, V);
+    const double dlt = double(ch.logp_old[size_t(k)]) - double(logp_new[size_t(k)]);
     drift = std::max(drift, std::abs(dlt));
     ppo_kl += dlt;
-  }
-  if (ref_) {
-    const StepStats rs = ref_->forward(b, ref_ws_, lc);
-    logp_ref.resize(size_t(N));
-    for (int64_t k = 0; k < N; ++k) logp_ref[size_t(k)] = rs.token_logprobs[size_t(pos_of[size_t(k)])];
   }
   GrpoConfig gc;
   gc.eps_low = s_.eps_low;
   gc.eps_high = s_.eps_high;
-  gc.beta = s_.beta;
   gc.agg = s_.agg == "token" ? GrpoConfig::Agg::Token : GrpoConfig::Agg::Sequence;
+  PolicyBatch pb{ch.offsets, logp_new, ch.logp_old, {}, {}, ch.adv, {}};
+  if (critic_) {  // PPO: per-token advantages; the KL is in the reward, not the loss
+    pb.adv_per_seq = {};
+    pb.adv_per_tok = std::span<const float>(ro_.adv_tok).subspan(size_t(ch.tok0), size_t(N));
+  } else if (ref_) {
+    const StepStats rs = ref_->forward(b, ref_ws_, lc);
+    logp_ref.resize(size_t(N));
+    for (int64_t k = 0; k < N; ++k) logp_ref[size_t(k)] = rs.token_logprobs[size_t(ch.pos[size_t(k)])];
+    gc.beta = s_.beta;
+    pb.logp_ref = logp_ref;
+  }
   std::vector<float> dlogp(static_cast<size_t>(N));
-  const PolicyLossOut out = policy_loss(gc, PolicyBatch{offsets, logp_new, logp_old, logp_ref, {}, adv, {}}, dlogp);
+  const PolicyLossOut out = policy_loss(gc, pb, dlogp);
   // policy_loss averages over this micro-batch; the Trainer averages micro-batches. Rescale so the step's update is
   // exactly that of the whole rollout's average (sequence: over all sequences; token: over all tokens).
   const double share = gc.agg == GrpoConfig::Agg::Token ? double(out.n_tokens) / double(ro_tokens_)
@@ -310,15 +362,24 @@ MicroResult GrpoStage::micro_step(Model& m, int64_t step, int micro) {
   const double factor = share * double(accum_);
   // Model loss = Σ w·CE = −Σ w·logp, so w = −dL/dlogp.
   std::vector<float> w(size_t(R * T), 0.f);
-  for (int64_t k = 0; k < N; ++k) w[size_t(pos_of[size_t(k)])] = float(-double(dlogp[size_t(k)]) * factor);
+  for (int64_t k = 0; k < N; ++k) w[size_t(ch.pos[size_t(k)])] = float(-double(dlogp[size_t(k)]) * factor);
   b.weights = w.data();
   m.backward(b, ws_, lc);
 
   MicroResult res;
   res.tokens = N;
   res.metrics = ro_metrics_;
+  if (critic_) {
+    // value loss is a token mean over the rollout: this micro-batch's share × accum, as for the policy
+    const auto sl = [&](const std::vector<float>& v) { return std::span<const float>(v).subspan(size_t(ch.tok0), size_t(N)); };
+    const double vshare = double(N) / double(ro_tokens_) * double(accum_);
+    const ValueLossOut vl = critic_->accumulate(b, ch.pos, sl(ro_.values_old), sl(ro_.returns), s_.value_clip, vshare);
+    if (micro + 1 == accum_) critic_->step(accum_);
+    res.metrics["value_loss"] = vl.loss * vshare;
+    res.metrics["value_clip_frac"] = vl.clip_frac;
+  }
   res.metrics["loss"] = out.loss * factor;
-  res.metrics["kl"] = out.kl;
+  if (!critic_) res.metrics["kl"] = out.kl;
   res.metrics["clip_ratio"] = out.clip_ratio;
   res.metrics["clip_ratio/low"] = out.clip_ratio_low;
   res.metrics["clip_ratio/high"] = out.clip_ratio_high;
@@ -327,7 +388,7 @@ MicroResult GrpoStage::micro_step(Model& m, int64_t step, int micro) {
   res.metrics["ppo_kl"] = N ? ppo_kl / double(N) : 0.0;  // mean log π_old − log π_θ (veRL's name)
   res.metrics["logp_drift_max"] = drift;
   // the Trainer averages micro-batch metrics: report this micro-batch's time × accum so the mean is the step's sum
-  res.metrics["time/update"] = (now_s() - t0) * double(accum_);
+  res.metrics["time/update"] = (now_s() - t0) * double(accum_) + t_ro * double(accum_);
   res.expert_load = st.expert_load;
   return res;
 }

@@ -14,6 +14,10 @@
 //     and the training forward (≤ 1e-5).
 //  4. The MoE router bias is frozen during RL by default (gamma = 0); the paper does not say.
 //  5. The MTP module is not trained in RL (λ = 0: it is not run at all).
+// algo = "ppo" runs the baseline GRPO replaced, on the same rollouts and task: a critic (rl/critic.h) of the
+// policy's size, per-token rewards with a k1 KL penalty (β), GAE(γ, λ) advantages whitened over the rollout, the
+// same clipped surrogate with per-token advantages, and a clipped value loss (rl/ppo.h). Rewards are not
+// group-normalised there (the critic is the baseline); G > 1 still samples several outputs per prompt.
 #pragma once
 #include <map>
 #include <memory>
@@ -23,6 +27,7 @@
 #include "data/corpus.h"
 #include "infer/engine.h"
 #include "model/model.h"
+#include "rl/critic.h"
 #include "rl/grpo.h"
 #include "rl/grpo_spec.h"
 #include "rl/rewards.h"
@@ -42,6 +47,8 @@ struct Rollout {
   std::vector<float> rewards, adv;               // [P·G]
   std::vector<std::vector<double>> parts;        // [n_reward_fns][P·G] each function's raw value
   double frac_zero_std = 0;
+  std::vector<int64_t> tok_off;                  // [P·G+1] completion-token offsets (rollout token order)
+  std::vector<float> values_old, adv_tok, returns;  // PPO only: [tokens] critic values, GAE advantages, targets
 };
 
 class GrpoStage : public TrainStage {
@@ -59,7 +66,16 @@ class GrpoStage : public TrainStage {
   std::string memory_plan() const;  // MiB of policy (+grads, Adam), reference, workspace, cache
 
  private:
+  // One micro-batch of the rollout as training rows: prompt + completion, targets on completion tokens only.
+  struct Chunk {
+    std::vector<int32_t> ids, targets;    // [R·T]
+    std::vector<int64_t> offsets, pos;    // [R+1] token offsets; pos[k] = row·T + t whose target is token k
+    std::vector<float> logp_old, adv;     // [tokens] sampling-time log-probs; [R] group advantages
+    int64_t tok0 = 0;                     // first token's index in rollout token order
+  };
   void make_rollout(const Model& m, int64_t step);
+  Chunk make_chunk(int micro);
+  void ppo_prepare();
   void ensure_workspace(int64_t T);
 
   GrpoSpec s_;
@@ -73,6 +89,7 @@ class GrpoStage : public TrainStage {
   int64_t accum_ = 1, ro_T_ = 0, ro_tokens_ = 0, ro_seqs_ = 0;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<Model> ref_;
+  std::unique_ptr<Critic> critic_;  // PPO only
   Workspace ws_, ref_ws_;
   Rollout ro_;
   int64_t ro_step_ = -1;

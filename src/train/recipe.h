@@ -46,6 +46,7 @@ struct Recipe {
   // [grpo]  (nanoseek grpo, and the RL stage of nanoseek r1zero)
   GrpoSpec grpo;
   // [r1zero]  the before/after evaluation of the R1-Zero pipeline (R1 protocol: T 0.6, top-p 0.95, k samples)
+  std::string r1_base_recipe;            // recipe that pretrains the base model ("" = this file)
   std::string r1_task;                   // task evaluated ("" = grpo.tasks[0])
   std::vector<std::string> r1_levels;    // levels evaluated (default every level)
   int64_t r1_problems = 50, r1_k = 8, r1_max_new_tokens = 0;  // 0 = grpo.max_new_tokens

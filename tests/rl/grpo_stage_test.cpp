@@ -10,6 +10,8 @@
 
 #include "core/fs.h"
 #include "model/checkpoint.h"
+#include "core/rng.h"
+#include "rl/critic.h"
 #include "rl/grpo_stage.h"
 #include "test_util.h"
 
@@ -107,15 +109,15 @@ TEST(GrpoStage, MicroBatchesGiveTheSameUpdate_P2_G4) {
   GrpoSpec s = small_spec();
   s.beta = 0.5;
   s.agg = "token";
-  Rng rng(5);
+  GrpoStage whole(s, *a.m, a.tok, PromptFormat::Plain, a.dir, a.dir, true);
+  s.micro_rows = 2;
+  GrpoStage split(s, *b.m, b.tok, PromptFormat::Plain, b.dir, b.dir, true);
+  Rng rng(5);  // move both policies off their (equal) references, identically
   for (size_t i = 0; i < a.m->params.size(); ++i) {
     const float e = 0.02f * float(rng.normal());
     a.m->params[i] += e;
     b.m->params[i] += e;
   }
-  GrpoStage whole(s, *a.m, a.tok, PromptFormat::Plain, a.dir, a.dir, true);
-  s.micro_rows = 2;
-  GrpoStage split(s, *b.m, b.tok, PromptFormat::Plain, b.dir, b.dir, true);
   a.m->zero_grad();
   b.m->zero_grad();
   const double la = whole.micro_step(*a.m, 0, 0).metrics.at("loss");
@@ -127,6 +129,73 @@ TEST(GrpoStage, MicroBatchesGiveTheSameUpdate_P2_G4) {
   for (size_t i = 0; i < a.m->grads.size(); ++i)
     num += std::pow(double(a.m->grads[i]) - b.m->grads[i], 2), den += std::pow(double(a.m->grads[i]), 2);
   EXPECT_LT(std::sqrt(num / den), 1e-4);
+}
+
+}  // namespace
+}  // namespace nanoseek
+
+namespace nanoseek {
+namespace {
+
+// The critic starts at V = 0 (value head zeroed) and regresses onto its targets with its own AdamW.
+TEST(Critic, StartsAtZeroAndFitsReturns_B2_T8) {
+  nlohmann::json cj = nlohmann::json::parse(read_file(test::source_dir() + "/configs/tiny.json"));
+  cj["num_hidden_layers"] = 2;
+  Model policy(parse_config(cj, "tiny"));
+  init_weights(policy, 4);
+  Critic critic(policy, AdamWConfig{0.9, 0.95, 1e-8, 0.0}, 3e-3, 1.0);
+  std::vector<int32_t> ids(16);
+  for (int i = 0; i < 16; ++i) ids[size_t(i)] = 5 + 7 * i % 300;
+  const Batch b{2, 8, ids.data(), nullptr, nullptr, nullptr};
+  const std::vector<int64_t> pos{3, 4, 5, 6, 11, 12, 13};
+  std::vector<float> v(pos.size());
+  critic.values(b, pos, v);
+  for (float x : v) EXPECT_EQ(x, 0.f);
+  const std::vector<float> returns{1, 1, 0.5f, -1, 0.2f, 0.2f, 2};
+  double first = 0, last = 0;
+  for (int it = 0; it < 60; ++it) {
+    critic.values(b, pos, v);  // V_old = current values: the clip never binds on the first pass
+    const ValueLossOut o = critic.accumulate(b, pos, v, returns, 1e9, 1.0);
+    critic.step(1);
+    if (it == 0) first = o.loss;
+    last = o.loss;
+  }
+  EXPECT_GT(first, 0.3);
+  EXPECT_LT(last, 0.1 * first);
+}
+
+// backward_from_logits is the gradient of Σ logits ⊙ dlogits: a central difference along the gradient agrees.
+// Dense layers only: a perturbation along the whole gradient would flip MoE routing decisions (a kink).
+TEST(Model, BackwardFromLogitsMatchesFiniteDifference_B2_T6) {
+  nlohmann::json cj = nlohmann::json::parse(read_file(test::source_dir() + "/configs/tiny.json"));
+  cj["num_hidden_layers"] = 2;
+  cj["first_k_dense_replace"] = 2;
+  Model m(parse_config(cj, "tiny"));
+  init_weights(m, 6);
+  m.enable_grad();
+  std::vector<int32_t> ids(12);
+  for (int i = 0; i < 12; ++i) ids[size_t(i)] = 3 + 11 * i % 400;
+  const Batch b{2, 6, ids.data(), nullptr, nullptr, nullptr};
+  Workspace ws = plan_workspace(m.cfg, 2, 6, true);
+  Rng rng(2);
+  std::vector<float> dl(size_t(12 * m.cfg.vocab_size));
+  for (float& x : dl) x = float(rng.normal());
+  m.forward(b, ws, LossConfig{0.0, 0.0});
+  m.zero_grad();
+  m.backward_from_logits(b, ws, dl.data());
+  const std::vector<float> g = m.grads, p0 = m.params;
+  double gn = 0;
+  for (float x : g) gn += double(x) * x;
+  gn = std::sqrt(gn);
+  auto f = [&](double t) {
+    for (size_t i = 0; i < p0.size(); ++i) m.params[i] = p0[i] + float(t * g[i] / gn);
+    m.forward(b, ws, LossConfig{0.0, 0.0});
+    double s = 0;
+    for (size_t i = 0; i < dl.size(); ++i) s += double(ws.logits[i]) * dl[i];
+    return s;
+  };
+  const double fd = (f(1e-4) - f(-1e-4)) / 2e-4;
+  EXPECT_NEAR(fd, gn, 0.01 * gn);
 }
 
 }  // namespace

@@ -1,0 +1,39 @@
+// nanoseek r1zero RECIPE --out DIR [--set k=v ...] — base model (pretrained first unless grpo.init is set) → eval →
+// GRPO → eval; writes DIR/summary.json and DIR/report.md (+ SVG plots) and prints the before/after table.
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "cli/command.h"
+#include "rl/r1zero.h"
+#include "train/trainer.h"
+
+namespace nanoseek {
+namespace {
+
+struct R1ZeroOpts {
+  std::string recipe, out;
+  std::vector<std::string> sets;
+  bool quiet = false;
+};
+
+const bool registered = cli::add_command({"r1zero", "The R1-Zero pipeline: base model -> eval -> GRPO -> eval, with "
+                                          "summary.json and a report", 55,
+    [](CLI::App& app) -> cli::Runner {
+      auto o = std::make_shared<R1ZeroOpts>();
+      app.add_option("recipe", o->recipe, "Recipe file (TOML: [model] [data] [train] [eval] [grpo] [r1zero])")
+          ->required();
+      app.add_option("--out", o->out, "Output directory (re-running continues where it stopped)")->required();
+      app.add_option("--set", o->sets, "Override a recipe key, e.g. --set grpo.steps=20 (repeatable)");
+      app.add_flag("--quiet", o->quiet, "No progress output");
+      return [o] {
+        const R1ZeroResult r = run_r1zero(o->recipe, o->out, o->sets, o->quiet);
+        if (!r.completed) return 130;
+        fmt::print("\n{}\nwall time {} | summary {}/summary.json | report {}/report.md\n", r.table,
+                   format_duration(r.summary["wall_seconds"].get<double>()), o->out, o->out);
+        return 0;
+      };
+    }});
+
+}  // namespace
+}  // namespace nanoseek

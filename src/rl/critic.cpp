@@ -1,0 +1,56 @@
+#include "rl/critic.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.h"
+
+namespace nanoseek {
+
+Critic::Critic(const Model& policy, AdamWConfig opt, double lr, double clip)
+    : m_(std::make_unique<Model>(policy.cfg)), opt_(m_->layout, opt), lr_(lr), clip_(clip) {
+  m_->params = policy.params;
+  std::fill(m_->w.lm_head, m_->w.lm_head + m_->cfg.hidden_size, 0.f);  // value head row 0 = 0
+  m_->enable_grad();
+}
+
+void Critic::plan(int64_t B, int64_t T) {
+  if (ws_.B != B || ws_.T != T) ws_ = plan_workspace(m_->cfg, B, T, true);
+}
+
+void Critic::values(const Batch& b, std::span<const int64_t> pos, std::span<float> out) {
+  plan(b.B, b.T);
+  Batch x = b;
+  x.targets = nullptr, x.weights = nullptr;
+  m_->forward(x, ws_, LossConfig{0.0, 0.0});
+  const int64_t V = m_->cfg.vocab_size;
+  for (size_t k = 0; k < pos.size(); ++k) out[k] = ws_.logits[size_t(pos[k] * V)];
+}
+
+ValueLossOut Critic::accumulate(const Batch& b, std::span<const int64_t> pos, std::span<const float> values_old,
+                                std::span<const float> returns, double clip_eps, double scale) {
+  plan(b.B, b.T);
+  Batch x = b;
+  x.targets = nullptr, x.weights = nullptr;
+  m_->forward(x, ws_, LossConfig{0.0, 0.0});
+  const int64_t V = m_->cfg.vocab_size;
+  std::vector<float> v(pos.size()), dv(pos.size());
+  for (size_t k = 0; k < pos.size(); ++k) v[k] = ws_.logits[size_t(pos[k] * V)];
+  const ValueLossOut out = value_loss(v, values_old, returns, clip_eps, dv);
+  std::vector<float> dlogits(ws_.logits.size(), 0.f);
+  for (size_t k = 0; k < pos.size(); ++k) dlogits[size_t(pos[k] * V)] = float(double(dv[k]) * scale);
+  m_->backward_from_logits(x, ws_, dlogits.data());
+  return out;
+}
+
+void Critic::step(int64_t accum) {
+  if (accum > 1) scale_grads(opt_, m_->grads.data(), 1.f / float(accum));
+  const double gn = grad_norm(opt_, m_->grads.data());
+  if (clip_ > 0 && gn > clip_) scale_grads(opt_, m_->grads.data(), float(clip_ / gn));
+  opt_.step(m_->params.data(), m_->grads.data(), lr_);
+  m_->zero_grad();
+}
+
+size_t Critic::bytes() const { return m_->param_bytes() * 4; }
+
+}  // namespace nanoseek

@@ -1,0 +1,39 @@
+// PPO's value model — the critic GRPO does without (DeepSeekMath §4.1: "a value function ... typically another
+// model of comparable size as the policy model"). It is a full copy of the policy's architecture initialised from
+// the policy's weights; V(s_t) is logit 0 of its head (row 0 of lm_head acts as the value head and starts at zero,
+// so every initial value is 0; the other V−1 rows are carried but unused — simple, and the memory a real critic of
+// the same size costs). It has its own AdamW and is stepped by the PPO stage once per optimizer step.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "model/model.h"
+#include "rl/ppo.h"
+#include "train/optimizer.h"
+
+namespace nanoseek {
+
+class Critic {
+ public:
+  Critic(const Model& policy, AdamWConfig opt, double lr, double clip);
+  // V at the given flat positions (row·T + t) of batch b; out[k] ← V(pos[k]). No gradient.
+  void values(const Batch& b, std::span<const int64_t> pos, std::span<float> out);
+  // Clipped value loss of one micro-batch (ppo.h value_loss) at `pos`, its gradient × scale ACCUMULATED.
+  ValueLossOut accumulate(const Batch& b, std::span<const int64_t> pos, std::span<const float> values_old,
+                          std::span<const float> returns, double clip_eps, double scale);
+  // AdamW step on the accumulated gradient (÷ accum, global-norm clip), then zero it.
+  void step(int64_t accum);
+  size_t bytes() const;  // params + grads + Adam moments
+  size_t workspace_bytes() const { return ws_.bytes; }
+
+ private:
+  void plan(int64_t B, int64_t T);
+  std::unique_ptr<Model> m_;
+  AdamW opt_;
+  double lr_, clip_;
+  Workspace ws_;
+};
+
+}  // namespace nanoseek
