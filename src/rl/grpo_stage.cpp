@@ -163,7 +163,10 @@ void GrpoStage::make_rollout(const Model& m, int64_t step) {
   for (int64_t i = 0; i < S; ++i) {
     const Problem& p = ro.problems[size_t(i / G)];
     const Task& task = *tasks_[size_t(ro.task_of[size_t(i / G)])];
-    ro.texts[size_t(i)] = tok_.decode(ro.comps[size_t(i)].tokens, /*skip_special=*/true);
+    // special tokens stay (<think>, <answer> are special in our tokenizers); only the final EOS is dropped
+    std::span<const int32_t> body(ro.comps[size_t(i)].tokens);
+    if (!body.empty() && body.back() == tok_.eos_id()) body = body.first(body.size() - 1);
+    ro.texts[size_t(i)] = tok_.decode(body);
     double r = 0;
     for (size_t f = 0; f < nf; ++f) {
       ro.parts[f][size_t(i)] = reward_fns_[f](task, p, ro.texts[size_t(i)]).value;
