@@ -84,7 +84,7 @@ std::vector<bool> held_out(int64_t n, double frac, uint64_t seed) {
   std::vector<bool> is_val(size_t(n), false);
   if (frac <= 0) return is_val;
   const int64_t k = std::max<int64_t>(1, std::llround(frac * double(n)));
-  check(k < n, "sft: val_fraction {} of {} samples leaves nothing to train on", frac, n);
+  check(k < n, "sft: val_fraction {} of {} samples leaves nothing to train on (use --val-fraction 0)", frac, n);
   std::vector<int64_t> idx(static_cast<size_t>(n));
   std::iota(idx.begin(), idx.end(), 0);
   Rng r = Rng::derive(seed, 0x5f7);
