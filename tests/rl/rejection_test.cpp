@@ -113,8 +113,13 @@ TEST(RejectionCli, SftMemorisedProblemsAreKept) {
                        "--seed 3 --temperature 0.3 --max-new-tokens 32 --out " + dir + "/rs.jsonl");
   ASSERT_EQ(rc, 0) << log;
   const size_t kept = check_output(dir + "/rs.jsonl");
+  // Memorised (loss ~0.05): nearly every sample verifies, and the copies of one solution are exact duplicates.
+  const auto st = nlohmann::json::parse(read_file(dir + "/rs.jsonl.stats.json"));
+  EXPECT_EQ(st["kept"].get<size_t>(), kept);
   EXPECT_GE(kept, 1u) << "final train loss " << r.losses.back() << "\n" << log;
-  EXPECT_LE(kept, 8u);
+  EXPECT_GE(st["problems_with_kept"].get<int>(), 1);
+  EXPECT_EQ(st["accepted"].get<int64_t>() - st["duplicates"].get<int64_t>(), int64_t(kept));
+  EXPECT_GT(st["duplicates"].get<int64_t>(), 0) << log;
   std::filesystem::remove_all(dir);
 }
 
