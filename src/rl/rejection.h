@@ -2,6 +2,9 @@
 // rewards accept — accuracy AND format (rl/rewards.h) on the whole assistant text — drop exact duplicates within a
 // problem, and write the survivors as chat JSONL (data/chat_data.h) for the next SFT round. Each line carries
 // {"problem": problem_to_json, "level"} next to "messages", so the file can be re-verified.
+// Departure from R1: only the final answer and the tag layout are checked. R1 also drops chains of thought with
+// mixed languages, long paragraphs or code blocks; a small model can reach the right answer through wrong steps
+// ("14 + 66 … So 30 + 12 = 99 … <answer>80</answer>") and such a sample is kept here.
 //
 //   RejectionOptions o; o.model_dir = "runs/sft/final"; o.task = "add"; o.out = "rs.jsonl";
 //   RejectionStats st = rejection_sample(o);   // st.kept, st.by_level[i].keep_rate() ...
