@@ -113,7 +113,8 @@ int run_verify(const VerifyOpts& o) {
   return 0;
 }
 
-const bool registered = add_command({"tasks", "Sample task problems with solutions; verify completions", 30,
+const bool registered = add_command({"tasks", "Sample task problems with solutions; verify completions; write cold-start "
+                                     "chat JSONL", 30,
   [](CLI::App& app) -> Runner {
     app.require_subcommand(1);
     auto s = std::make_shared<SampleOpts>();

@@ -108,8 +108,8 @@ ChatRendering rendering_for_model(const std::string& dir, const Tokenizer& tok, 
     check(!j.is_discarded() && j.is_object(), "{}: not a JSON object", ev);
     // One of our own models: its pretraining prompt format, never a template it has not seen.
     check(j.contains("prompt_format") && j["prompt_format"].is_string(), "{}: field 'prompt_format' is missing or "
-          "not a string (a model pretrained before it was recorded?); pass the rendering explicitly (plain, r1-zero "
-          "or template)", ev);
+          "not a string (a model pretrained before it was recorded?); pass --rendering plain, r1-zero or template "
+          "explicitly", ev);
     return parse_rendering(j["prompt_format"].get<std::string>(), tok);
   }
   return parse_rendering("template", tok);
