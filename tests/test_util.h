@@ -2,7 +2,10 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <string>
 #include <vector>
@@ -12,6 +15,17 @@
 namespace nanoseek::test {
 
 inline std::string source_dir() { return NANOSEEK_SOURCE_DIR; }
+
+// Runs a shell command; returns its exit code (−1 if it did not exit normally) and stdout+stderr.
+inline std::pair<int, std::string> run_cmd(const std::string& cmd) {
+  FILE* f = popen((cmd + " 2>&1").c_str(), "r");
+  if (!f) return {-1, ""};
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
+  const int status = pclose(f);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
 
 inline std::vector<float> randn(size_t n, uint64_t seed, float std = 1.f) {
   Rng r(seed);

@@ -53,12 +53,6 @@ GrpoSpec small_spec() {
   return s;
 }
 
-double dot(const std::vector<float>& a, const std::vector<float>& b) {
-  double s = 0;
-  for (size_t i = 0; i < a.size(); ++i) s += double(a[i]) * double(b[i]);
-  return s;
-}
-
 TEST(GrpoStage, SamplerLogprobsEqualTrainerLogprobs_P2_G4) {
   Fixture f = tiny("nanoseek_grpo_t1");
   GrpoStage st(small_spec(), *f.m, f.tok, PromptFormat::Plain, f.dir, f.dir, true);
@@ -89,7 +83,7 @@ TEST(GrpoStage, GradientIsTheGradientOfTheReportedLoss_FD) {
   f.m->zero_grad();
   const MicroResult r1 = st.micro_step(*f.m, 1, 0);
   const std::vector<float> g = f.m->grads;
-  const double gn = std::sqrt(dot(g, g));
+  const double gn = std::sqrt(test::dot(g, g));
   ASSERT_GT(gn, 0.0);
   const std::vector<float> p0 = f.m->params;
   const double h = 1e-3;

@@ -47,7 +47,9 @@ Shard synthetic_shard(int64_t n) {  // documents of 5..20 tokens with a learnabl
 
 struct LoaderStage : TrainStage {
   LoaderStage(const Model& m, const Shard& sh, int64_t B, int64_t T)
-      : loader(sh, B, T, 11), ws(plan_workspace(m.cfg, B, T, true)) {}
+      // Stream windows: this synthetic shard (documents up to 21 tokens) was sized for T = 16 cut windows; whole-
+      // document rows would hold one truncated document each and repeat less in 20 steps.
+      : loader(sh, B, T, 11, true, Pack::Stream), ws(plan_workspace(m.cfg, B, T, true)) {}
   MicroResult micro_step(Model& m, int64_t step, int micro) override {
     if (interrupt_at == step && micro == 0) std::raise(SIGINT);
     const Batch b = loader.next();
