@@ -60,8 +60,10 @@ std::vector<std::string> level_keys(const std::vector<nlohmann::json>& rows, con
   return out;
 }
 
-EvalReport eval_model(const std::string& dir, const Recipe& r, const std::string& task,
-                      const std::vector<std::string>& levels, bool quiet, const std::string& label) {
+}  // namespace
+
+EvalReport pipeline_eval(const std::string& dir, const Recipe& r, const std::string& task,
+                         const std::vector<std::string>& levels, bool quiet, const std::string& label) {
   auto m = load_model(dir);
   Tokenizer tok = Tokenizer::load(dir);
   EvalOptions o;
@@ -82,6 +84,8 @@ EvalReport eval_model(const std::string& dir, const Recipe& r, const std::string
     if (done == total) std::fprintf(stderr, "\n");
   });
 }
+
+namespace {
 
 std::string before_after_table(const nlohmann::json& before, const nlohmann::json& after) {
   std::string t = "| level | pass@1 before | pass@1 after | cons@k before | cons@k after | pass@k before | pass@k after "
@@ -132,6 +136,52 @@ std::string grpo_report_section(const std::string& grpo_dir, const std::string& 
   return md;
 }
 
+std::string pipeline_base(const Recipe& r, const std::string& recipe_path, const std::string& out,
+                          const std::vector<std::string>& sets, bool quiet, nlohmann::json& stages) {
+  std::string base = r.grpo.init;
+  if (!base.empty()) return base;
+  base = out + "/base/final";
+  if (file_exists(base + "/config.json")) {
+    if (!quiet) fmt::print("== base: reusing {}\n", base);
+    return base;
+  }
+  // the base recipe: r1zero.base_recipe (looked up beside this recipe too), or this very file
+  std::string br = r.r1_base_recipe.empty() ? recipe_path : r.r1_base_recipe;
+  const std::string beside = (std::filesystem::path(recipe_path).parent_path() / br).string();
+  if (!file_exists(br) && file_exists(beside)) br = beside;
+  check(file_exists(br), "{}: r1zero.base_recipe '{}' not found", recipe_path, br);
+  std::vector<std::string> base_sets;  // overrides of the pretraining sections go to the base run
+  for (const auto& x : sets)
+    if (x.rfind("grpo.", 0) != 0 && x.rfind("r1zero.", 0) != 0 && x.rfind("r1.", 0) != 0) base_sets.push_back(x);
+  if (!quiet) fmt::print("== base: pretraining {} into {}/base\n", br, out);
+  const double tb = now_s();
+  const PretrainResult pr = run_pretrain(br, out + "/base", base_sets, /*resume=*/true, quiet);
+  if (!pr.completed) return "";
+  stages["base_seconds"] = now_s() - tb;
+  return base;
+}
+
+std::string eval_table(const std::vector<std::pair<std::string, nlohmann::json>>& evals) {
+  std::string t = "| level |";
+  for (auto& [name, e] : evals) t += " " + name + " |";
+  t += "\n|---|";
+  for (size_t i = 0; i < evals.size(); ++i) t += "---|";
+  t += "\n";
+  for (auto& [lv, x] : evals.front().second["by_difficulty"].items()) {
+    t += "| " + lv + " pass@1 |";
+    for (auto& [name, e] : evals) t += fmt::format(" {:.1f}% |", 100 * e["by_difficulty"][lv]["pass@1"].get<double>());
+    t += "\n";
+  }
+  for (const char* k : {"pass@1", "cons@k", "pass@k"}) {
+    t += fmt::format("| all {} |", k);
+    for (auto& [name, e] : evals) t += fmt::format(" {:.1f}% |", 100 * e[k].get<double>());
+    t += "\n";
+  }
+  t += "| mean tokens |";
+  for (auto& [name, e] : evals) t += fmt::format(" {:.0f} |", e["mean_response_tokens"].get<double>());
+  return t + "\n";
+}
+
 R1ZeroResult run_r1zero(const std::string& recipe_path, const std::string& out, const std::vector<std::string>& sets,
                         bool quiet) {
   const double t0 = now_s();
@@ -142,27 +192,8 @@ R1ZeroResult run_r1zero(const std::string& recipe_path, const std::string& out, 
   nlohmann::json stages = nlohmann::json::object();
 
   // 1. base model
-  std::string base = r.grpo.init;
-  if (base.empty()) {
-    base = out + "/base/final";
-    if (file_exists(base + "/config.json")) {
-      if (!quiet) fmt::print("== base: reusing {}\n", base);
-    } else {
-      // the base recipe: r1zero.base_recipe (looked up beside this recipe too), or this very file
-      std::string br = r.r1_base_recipe.empty() ? recipe_path : r.r1_base_recipe;
-      const std::string beside = (std::filesystem::path(recipe_path).parent_path() / br).string();
-      if (!file_exists(br) && file_exists(beside)) br = beside;
-      check(file_exists(br), "{}: r1zero.base_recipe '{}' not found", recipe_path, br);
-      std::vector<std::string> base_sets;  // overrides of the pretraining sections go to the base run
-      for (const auto& x : sets)
-        if (x.rfind("grpo.", 0) != 0 && x.rfind("r1zero.", 0) != 0) base_sets.push_back(x);
-      if (!quiet) fmt::print("== base: pretraining {} into {}/base\n", br, out);
-      const double tb = now_s();
-      const PretrainResult pr = run_pretrain(br, out + "/base", base_sets, /*resume=*/true, quiet);
-      if (!pr.completed) return res;
-      stages["base_seconds"] = now_s() - tb;
-    }
-  }
+  const std::string base = pipeline_base(r, recipe_path, out, sets, quiet, stages);
+  if (base.empty()) return res;
   const std::string task = r.r1_task.empty() ? r.grpo.tasks.at(0) : r.r1_task;
   auto task_obj = make_task(task);
   const std::vector<std::string> levels = r.r1_levels.empty() ? task_obj->levels() : r.r1_levels;
@@ -170,7 +201,7 @@ R1ZeroResult run_r1zero(const std::string& recipe_path, const std::string& out, 
 
   // 2. before
   double te = now_s();
-  const nlohmann::json before = eval_model(base, r, task, levels, quiet, "before").to_json();
+  const nlohmann::json before = pipeline_eval(base, r, task, levels, quiet, "before").to_json();
   write_file_atomic(out + "/eval_before.json", before.dump(2) + "\n");
   double eval_s = now_s() - te;
 
@@ -183,7 +214,7 @@ R1ZeroResult run_r1zero(const std::string& recipe_path, const std::string& out, 
 
   // 4. after
   te = now_s();
-  const nlohmann::json after = eval_model(out + "/grpo/final", r, task, levels, quiet, "after").to_json();
+  const nlohmann::json after = pipeline_eval(out + "/grpo/final", r, task, levels, quiet, "after").to_json();
   write_file_atomic(out + "/eval_after.json", after.dump(2) + "\n");
   eval_s += now_s() - te;
   stages["eval_seconds"] = eval_s;

@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "rl/evaluate.h"
+#include "train/recipe.h"
+
 namespace nanoseek {
 
 struct R1ZeroResult {
@@ -20,6 +23,17 @@ struct R1ZeroResult {
 
 R1ZeroResult run_r1zero(const std::string& recipe_path, const std::string& out_dir,
                         const std::vector<std::string>& overrides, bool quiet = false);
+
+// Pieces shared with the four-stage R1 pipeline (rl/r1.h):
+// the base model directory — grpo.init, or OUT/base/final (pretrained with r1zero.base_recipe first if missing;
+// "" when that pretraining was interrupted); stages["base_seconds"] is set when it trains.
+std::string pipeline_base(const Recipe& r, const std::string& recipe_path, const std::string& out,
+                          const std::vector<std::string>& overrides, bool quiet, nlohmann::json& stages);
+// The R1-protocol evaluation of a model dir on the [r1zero] task/levels/problems/k (held-out test split, fixed seed).
+EvalReport pipeline_eval(const std::string& dir, const Recipe& r, const std::string& task,
+                                const std::vector<std::string>& levels, bool quiet, const std::string& label);
+// Markdown: one column per (name, eval JSON), pass@1 per level, overall pass@1/cons@k/pass@k, mean tokens.
+std::string eval_table(const std::vector<std::pair<std::string, nlohmann::json>>& evals);
 
 // Report of a GRPO run directory (its metrics.jsonl): SVG plots into plots_dir and a Markdown section referencing
 // them by `plots_rel` (their path relative to the report). Returns the Markdown.

@@ -120,6 +120,19 @@ const std::vector<Field>& fields() {
       F("grpo.eval_every", I64, grpo.eval_every, "periodic eval on validation problems (0 = off)"),
       F("grpo.eval_problems", I64, grpo.eval_problems, "periodic eval: problems per level"),
       F("grpo.eval_k", I64, grpo.eval_k, "periodic eval: samples per problem"),
+      F("r1.cold_start_n", I64, cold_start_n, "cold-start SFT samples (task suite reasoning renders)"),
+      F("r1.cold_start_styles", StrList, cold_start_styles, "cold-start solution styles"),
+      F("r1.sft_steps", I64, sft_steps, "SFT steps (0 = sft_epochs)"),
+      F("r1.sft_epochs", F64, sft_epochs, "SFT epochs when sft_steps = 0"),
+      F("r1.sft_lr", F64, sft_lr, "SFT learning rate"),
+      F("r1.sft_batch", I64, sft_batch, "SFT rows per step"),
+      F("r1.sft_seq_len", I64, sft_seq_len, "SFT row length"),
+      F("r1.rl1_steps", I64, rl1_steps, "reasoning RL steps (0 = grpo.steps)"),
+      F("r1.rejection_problems", I64, rejection_problems, "rejection sampling: problems per level"),
+      F("r1.rejection_k", I64, rejection_k, "rejection sampling: samples per problem"),
+      F("r1.rl2_tasks", StrList, rl2_tasks, "all-round RL tasks (default grpo.tasks)"),
+      F("r1.rl2_rewards", StrList, rl2_rewards, "all-round RL rewards (default grpo.rewards)"),
+      F("r1.rl2_steps", I64, rl2_steps, "all-round RL steps (0 = grpo.steps)"),
       F("r1zero.base_recipe", Str, r1_base_recipe, "recipe pretraining the base model (default this file)"),
       F("r1zero.task", Str, r1_task, "task evaluated before and after RL (default grpo.tasks[0])"),
       F("r1zero.levels", StrList, r1_levels, "levels evaluated (default all)"),
@@ -253,7 +266,7 @@ void set_key(Recipe& r, const std::string& section, const std::string& key, cons
   fail("{}: unknown key '{}'{}", where, full, did_you_mean(full, valid));
 }
 
-const std::vector<std::string> kSections = {"model", "data", "train", "eval", "grpo", "r1zero"};
+const std::vector<std::string> kSections = {"model", "data", "train", "eval", "grpo", "r1zero", "r1"};
 
 }  // namespace
 
@@ -293,7 +306,7 @@ Recipe parse_recipe(const std::string& text, const std::string& label) {
     const std::string section(k.str());
     const std::string where = fmt::format("{} line {}", label, v.source().begin.line);
     if (std::find(kSections.begin(), kSections.end(), section) == kSections.end())
-      fail("{}: unknown section '{}'{} (sections: model, data, train, eval, grpo, r1zero)", where, section,
+      fail("{}: unknown section '{}'{} (sections: model, data, train, eval, grpo, r1zero, r1)", where, section,
            did_you_mean(section, kSections));
     const toml::table* tab = v.as_table();
     check(tab != nullptr, "{}: '{}' must be a table ([{}])", where, section, section);

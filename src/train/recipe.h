@@ -50,6 +50,17 @@ struct Recipe {
   std::string r1_task;                   // task evaluated ("" = grpo.tasks[0])
   std::vector<std::string> r1_levels;    // levels evaluated (default every level)
   int64_t r1_problems = 50, r1_k = 8, r1_max_new_tokens = 0;  // 0 = grpo.max_new_tokens
+  // [r1]  the four-stage R1 pipeline (rl/r1.h): cold-start SFT, reasoning RL ([grpo]), rejection-sampling SFT,
+  // all-round RL
+  int64_t cold_start_n = 400;
+  std::vector<std::string> cold_start_styles{"long", "selfcheck"};
+  int64_t sft_steps = 0, sft_batch = 8, sft_seq_len = 256;
+  double sft_epochs = 2.0, sft_lr = 3e-4;
+  int64_t rl1_steps = 0;                  // 0 = grpo.steps
+  int64_t rejection_problems = 100, rejection_k = 8;  // problems per level, samples per problem
+  std::vector<std::string> rl2_tasks;     // all-round RL tasks (default grpo.tasks)
+  std::vector<std::string> rl2_rewards;   // default grpo.rewards
+  int64_t rl2_steps = 0;                  // 0 = grpo.steps
 };
 
 Recipe load_recipe(const std::string& path);

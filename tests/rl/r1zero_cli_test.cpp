@@ -12,6 +12,12 @@
 namespace nanoseek {
 namespace {
 
+int read_chat_lines(const std::string& path) {
+  int n = 0;
+  for (char c : read_file(path)) n += c == '\n';
+  return n;
+}
+
 void expect_eval_json(const nlohmann::json& e, const std::string& level) {
   for (const char* k : {"k", "pass@1", "pass@k", "cons@k", "n_problems", "mean_response_tokens", "by_difficulty"})
     EXPECT_TRUE(e.contains(k)) << k << " missing in " << e.dump();
@@ -59,6 +65,32 @@ TEST(R1ZeroCli, CiRecipeEndToEnd) {
   auto [rc5, log5] = test::run_cmd(bin + " grpo " + recipe + " --out " + out + "/bad --set grpo.bta=1");
   EXPECT_NE(rc5, 0);
   EXPECT_NE(log5.find("did you mean 'grpo.beta'"), std::string::npos) << log5;
+}
+
+}  // namespace
+}  // namespace nanoseek
+
+namespace nanoseek {
+namespace {
+
+TEST(R1Cli, CiRecipeFourStages) {
+  const std::string bin = NANOSEEK_BINARY, recipe = test::source_dir() + "/recipes/ci-r1.toml";
+  const std::string out = ::testing::TempDir() + "nanoseek_r1_cli";
+  std::filesystem::remove_all(out);
+  auto [rc, log] = test::run_cmd(bin + " r1 " + recipe + " --out " + out);
+  ASSERT_EQ(rc, 0) << log;
+  for (const char* want : {"== sft-cold: SFT", "== rl-reasoning: GRPO", "== sft-rs: SFT", "== rl-all: GRPO (add,mul)"})
+    EXPECT_NE(log.find(want), std::string::npos) << want << "\n" << log;
+  const auto s = nlohmann::json::parse(read_file(out + "/summary.json"));
+  for (const char* st : {"base", "sft-cold", "rl-reasoning", "sft-rs", "rl-all"}) {
+    ASSERT_TRUE(s["stages_eval"].contains(st)) << st;
+    expect_eval_json(s["stages_eval"][st], "d1");
+  }
+  for (const char* f : {"cold_start.jsonl", "rejection.jsonl", "sft-rs.jsonl", "rl-all/final/model.safetensors",
+                        "report.md"})
+    EXPECT_TRUE(file_exists(out + "/" + f)) << f;
+  // the rejection-sampling SFT data holds at least the cold-start samples
+  EXPECT_GE(read_chat_lines(out + "/sft-rs.jsonl"), 16);
 }
 
 }  // namespace
