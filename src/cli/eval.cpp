@@ -12,12 +12,13 @@
 #include "infer/session.h"
 #include "model/checkpoint.h"
 #include "rl/evaluate.h"
+#include "rl/grpo_stage.h"
 
 namespace nanoseek {
 namespace {
 
 struct EvalCli {
-  std::string model, out, levels, split = "test", format = "r1-zero";
+  std::string model, out, levels, split = "test", format = "auto";
   EvalOptions o;
 };
 
@@ -36,7 +37,8 @@ std::vector<std::string> split_csv(const std::string& s) {
 int run_eval(EvalCli& c) {
   c.o.levels = split_csv(c.levels);
   c.o.split = parse_split(c.split);
-  c.o.format = parse_prompt_format(c.format);
+  // auto: the prompt format recorded in the model directory (eval.json "prompt_format"; r1-zero when absent)
+  c.o.format = c.format == "auto" ? model_prompt_format(c.model) : parse_prompt_format(c.format);
   TextModel tm = load_text_model(c.model);   // DeepSeek-V3 or dense (qwen2/llama) directory
   const Tokenizer& tok = tm.tok;
   const auto t0 = std::chrono::steady_clock::now();
@@ -72,7 +74,7 @@ const bool registered = cli::add_command({"eval", "pass@1 / pass@k / cons@k on h
       app.add_option("--max-tokens", c->o.max_new_tokens, "Maximum response tokens")->capture_default_str();
       app.add_option("--seed", c->o.seed, "Problem and sampling seed")->capture_default_str();
       app.add_option("--split", c->split, "train | val | test")->capture_default_str();
-      app.add_option("--format", c->format, "Prompt format the model was trained on: r1-zero | plain")
+      app.add_option("--format", c->format, "Prompt format the model was trained on: auto (from DIR/eval.json) | r1-zero | plain")
           ->capture_default_str();
       app.add_option("--batch", c->o.max_batch, "Engine slots (sequences in flight)")->capture_default_str();
       return [c] { return run_eval(*c); };
