@@ -22,10 +22,12 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "data/corpus.h"
 #include "infer/engine.h"
+#include "model/dense.h"
 #include "model/model.h"
 #include "rl/critic.h"
 #include "rl/grpo.h"
@@ -51,16 +53,22 @@ struct Rollout {
   std::vector<float> values_old, adv_tok, returns;  // PPO only: [tokens] critic values, GAE advantages, targets
 };
 
-class GrpoStage : public TrainStage {
+// M = Model (the DeepSeek-V3 policy) or DenseModel (a Qwen2/Llama student: GRPO only, no PPO critic).
+template <class M>
+using StageFor = std::conditional_t<std::is_same_v<M, Model>, TrainStage, DenseTrainStage>;
+
+template <class M>
+class GrpoStageT : public StageFor<M> {
  public:
+  using Acts = std::conditional_t<std::is_same_v<M, Model>, Workspace, DenseActs>;
   // `init_dir`: the model directory the policy came from (its tokenizer files and eval.json are carried into every
   // checkpoint and the final directory).
-  GrpoStage(const GrpoSpec& s, Model& policy, Tokenizer tok, PromptFormat fmt, std::string init_dir,
-            std::string out_dir, bool quiet);
-  ~GrpoStage() override;
+  GrpoStageT(const GrpoSpec& s, M& policy, Tokenizer tok, PromptFormat fmt, std::string init_dir,
+             std::string out_dir, bool quiet);
+  ~GrpoStageT() override;
   int64_t grad_accum() const { return accum_; }
-  MicroResult micro_step(Model& m, int64_t step, int micro) override;
-  std::map<std::string, double> evaluate(Model& m, int64_t step) override;
+  MicroResult micro_step(M& m, int64_t step, int micro) override;
+  std::map<std::string, double> evaluate(M& m, int64_t step) override;
   void save_extra(const std::string& dir) const override;
   void restore(const nlohmann::json&) override;
   std::string memory_plan() const;  // MiB of policy (+grads, Adam), reference, workspace, cache
@@ -73,13 +81,13 @@ class GrpoStage : public TrainStage {
     std::vector<float> logp_old, adv;     // [tokens] sampling-time log-probs; [R] group advantages
     int64_t tok0 = 0;                     // first token's index in rollout token order
   };
-  void make_rollout(const Model& m, int64_t step);
+  void make_rollout(const M& m, int64_t step);
   Chunk make_chunk(int micro);
   void ppo_prepare();
   void ensure_workspace(int64_t T);
 
   GrpoSpec s_;
-  const Model& policy_;
+  const M& policy_;
   Tokenizer tok_;
   PromptFormat fmt_;
   std::string init_dir_, out_dir_;
@@ -88,14 +96,17 @@ class GrpoStage : public TrainStage {
   std::vector<RewardFn> reward_fns_;
   int64_t accum_ = 1, ro_T_ = 0, ro_tokens_ = 0, ro_seqs_ = 0;
   std::unique_ptr<Engine> engine_;
-  std::unique_ptr<Model> ref_;
+  std::unique_ptr<M> ref_;
   std::unique_ptr<Critic> critic_;  // PPO only
-  Workspace ws_, ref_ws_;
+  Acts ws_, ref_ws_;
   Rollout ro_;
   int64_t ro_step_ = -1;
   std::map<std::string, double> ro_metrics_;
   double t_update_ = 0;
 };
+
+using GrpoStage = GrpoStageT<Model>;
+using DenseGrpoStage = GrpoStageT<DenseModel>;
 
 struct GrpoRunResult {
   bool completed = false;
@@ -104,7 +115,7 @@ struct GrpoRunResult {
 };
 
 struct Recipe;
-// `nanoseek grpo`: loads spec.init (or `init_dir` when given), trains, writes OUT/final (a model dir with the
+// `nanoseek grpo`: loads spec.init (or `init_dir` when given; a qwen2/llama directory trains a dense student), trains, writes OUT/final (a model dir with the
 // tokenizer and eval.json), OUT/metrics.jsonl and OUT/completions.jsonl.
 GrpoRunResult run_grpo(const Recipe& r, const std::string& init_dir, const std::string& out_dir, bool resume,
                        bool quiet);
