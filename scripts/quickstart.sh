@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The README's main job: set up, build, then show the model on the real DeepSeek-V3 shape (analytically) and on the
-# built-in tiny default (for real: init → logits → KV-cached generation).
+# The README's main job: set up, build, then R1-Zero end to end on the built-in tiny recipe: pretrain a tiny
+# DeepSeek-V3 on the task suite, evaluate it (R1 protocol), GRPO with rule rewards, evaluate again, print the
+# before/after table. Re-running continues where it stopped (each stage's output is reused).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup-deps.sh
@@ -8,7 +9,5 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$(nproc)"
 echo; echo "== DeepSeek-V3 (671B) as configured by its HF config.json"
 ./build/nanoseek info --config configs/deepseek-v3.json
-echo; echo "== the built-in tiny default (configs/tiny.json): init and logits"
-./build/nanoseek info --config configs/tiny.json
-./build/nanoseek init --config configs/tiny.json --out runs/tiny-init --seed 0
-./build/nanoseek logits --model runs/tiny-init --ids 1,2,3,4 --out runs/tiny-init/logits.npy
+echo; echo "== R1-Zero on the tiny recipe (recipes/r1zero-tiny.toml)"
+./build/nanoseek r1zero recipes/r1zero-tiny.toml --out runs/r1zero-tiny
