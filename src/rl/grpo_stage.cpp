@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <omp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -423,6 +424,9 @@ MicroResult GrpoStageT<M>::micro_step(M& m, int64_t step, int micro) {
   res.metrics["logp_drift_max"] = drift;
   // the Trainer averages micro-batch metrics: report this micro-batch's time × accum so the mean is the step's sum
   res.metrics["time/update"] = (now_s() - t0) * double(accum_) + t_ro * double(accum_);
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  res.metrics["memory/peak_rss_mib"] = double(ru.ru_maxrss) / 1024.0;  // Linux: KiB
   res.expert_load = st.expert_load;
   return res;
 }
