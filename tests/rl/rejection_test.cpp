@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "test_util.h"
 #include "data/chat_data.h"
 #include "rl/rejection.h"
 #include "rl/rewards.h"
@@ -48,16 +49,6 @@ TEST(Rejection, FilterKeepsOnlyCorrectWellFormedCompletions) {
   EXPECT_EQ(sel[2], texts[7]);
 }
 
-std::pair<int, std::string> run(const std::string& cmd) {
-  FILE* f = popen((cmd + " 2>&1").c_str(), "r");
-  if (!f) return {-1, ""};
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
-  const int status = pclose(f);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
 // Every line is a valid chat sample whose assistant turn verifies against its own problem; returns the count.
 size_t check_output(const std::string& path) {
   const auto samples = read_chat_jsonl(path);
@@ -75,7 +66,7 @@ size_t check_output(const std::string& path) {
 TEST(RejectionCli, RandomModelWritesValidJsonlAndStats) {
   const std::string bin = NANOSEEK_BINARY, dir = ::testing::TempDir() + "nanoseek_rejection_random";
   test::make_tiny_model_dir(dir, 7);
-  auto [rc, log] = run(bin + " rejection-sample --model " + dir + " --task add --levels d1,d2 --problems 2 --k 3 "
+  auto [rc, log] = test::run_cmd(bin + " rejection-sample --model " + dir + " --task add --levels d1,d2 --problems 2 --k 3 "
                        "--max-new-tokens 12 --out " + dir + "/rs.jsonl");
   ASSERT_EQ(rc, 0) << log;
   EXPECT_NE(log.find("4 problems x 3 = 12 samples"), std::string::npos) << log;
@@ -83,7 +74,7 @@ TEST(RejectionCli, RandomModelWritesValidJsonlAndStats) {
   EXPECT_EQ(st["samples"], 12);
   EXPECT_EQ(st["by_level"]["d1"]["samples"], 6);
   EXPECT_EQ(st["kept"].get<size_t>(), check_output(dir + "/rs.jsonl"));
-  std::tie(rc, log) = run(bin + " rejection-sample --model " + dir + " --task add --levels d9 --out " + dir + "/x");
+  std::tie(rc, log) = test::run_cmd(bin + " rejection-sample --model " + dir + " --task add --levels d9 --out " + dir + "/x");
   EXPECT_NE(rc, 0);
   EXPECT_NE(log.find("task add has no level 'd9'"), std::string::npos) << log;
   std::filesystem::remove_all(dir);
@@ -109,7 +100,7 @@ TEST(RejectionCli, SftMemorisedProblemsAreKept) {
   o.steps = 60, o.batch_size = 2, o.seq_len = 48, o.lr = 1e-2, o.min_lr = 1e-3, o.val_fraction = 0, o.quiet = true;
   const SftResult r = run_sft(o);
   ASSERT_TRUE(r.completed);
-  auto [rc, log] = run(bin + " rejection-sample --model " + r.final_dir + " --task add --levels d1 --problems 2 --k 4 "
+  auto [rc, log] = test::run_cmd(bin + " rejection-sample --model " + r.final_dir + " --task add --levels d1 --problems 2 --k 4 "
                        "--seed 3 --temperature 0.3 --max-new-tokens 32 --out " + dir + "/rs.jsonl");
   ASSERT_EQ(rc, 0) << log;
   const size_t kept = check_output(dir + "/rs.jsonl");

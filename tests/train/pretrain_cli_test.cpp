@@ -15,21 +15,11 @@
 namespace nanoseek {
 namespace {
 
-std::pair<int, std::string> run(const std::string& cmd) {
-  FILE* f = popen((cmd + " 2>&1").c_str(), "r");
-  if (!f) return {-1, ""};
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
-  const int status = pclose(f);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
 TEST(PretrainCli, CiTinyEndToEnd) {
   const std::string bin = NANOSEEK_BINARY, recipe = test::source_dir() + "/recipes/ci-tiny.toml";
   const std::string out = ::testing::TempDir() + "nanoseek_pretrain_cli";
   std::filesystem::remove_all(out);
-  auto [rc, log] = run(bin + " pretrain " + recipe + " --out " + out + " --set train.steps=12");
+  auto [rc, log] = test::run_cmd(bin + " pretrain " + recipe + " --out " + out + " --set train.steps=12");
   ASSERT_EQ(rc, 0) << log;
   for (const char* want : {"batch: B 4 x T 64 x accum 2 = 512 tokens/step", "memory: params", "step 12/12", "done:"})
     EXPECT_NE(log.find(want), std::string::npos) << want << "\n" << log;
@@ -48,13 +38,13 @@ TEST(PretrainCli, CiTinyEndToEnd) {
                         "expert_load_max_over_mean", "val_loss", "test_acc/d1"})
     EXPECT_TRUE(last.contains(k)) << k << " missing in " << last.dump();
   // The final directory is a model directory every command loads.
-  auto [rc2, log2] = run(bin + " logits --model " + out + "/final --ids 5,6,7 --out " + out + "/logits.npy");
+  auto [rc2, log2] = test::run_cmd(bin + " logits --model " + out + "/final --ids 5,6,7 --out " + out + "/logits.npy");
   EXPECT_EQ(rc2, 0) << log2;
   // Resuming a finished run does nothing more and still succeeds.
-  auto [rc3, log3] = run(bin + " pretrain " + recipe + " --out " + out + " --resume --quiet");
+  auto [rc3, log3] = test::run_cmd(bin + " pretrain " + recipe + " --out " + out + " --resume --quiet");
   EXPECT_EQ(rc3, 0) << log3;
   // Strict keys.
-  auto [rc4, log4] = run(bin + " pretrain " + recipe + " --out " + out + "-bad --set train.stepz=3");
+  auto [rc4, log4] = test::run_cmd(bin + " pretrain " + recipe + " --out " + out + "-bad --set train.stepz=3");
   EXPECT_NE(rc4, 0);
   EXPECT_NE(log4.find("did you mean 'train.steps'"), std::string::npos) << log4;
 }

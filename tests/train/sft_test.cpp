@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "test_util.h"
 #include "data/chat_data.h"
 #include "model/checkpoint.h"
 #include "train/sft.h"
@@ -157,31 +158,21 @@ TEST(Sft, BadOptionsAndDataFailClearly) {
   std::filesystem::remove_all(dir);
 }
 
-std::pair<int, std::string> run(const std::string& cmd) {
-  FILE* f = popen((cmd + " 2>&1").c_str(), "r");
-  if (!f) return {-1, ""};
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
-  const int status = pclose(f);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
 TEST(SftCli, TasksChatThenSftPrintsPlanAndTrains) {
   const std::string bin = NANOSEEK_BINARY, dir = fresh("cli");
   test::make_tiny_model_dir(dir + "/init", 5);
-  auto [rc, log] = run(bin + " tasks chat --task add --levels d1,d2 --n 6 --styles short,long --out " + dir +
+  auto [rc, log] = test::run_cmd(bin + " tasks chat --task add --levels d1,d2 --n 6 --styles short,long --out " + dir +
                        "/cold.jsonl");
   ASSERT_EQ(rc, 0) << log;
   EXPECT_EQ(read_chat_jsonl(dir + "/cold.jsonl").size(), 6u);
-  std::tie(rc, log) = run(bin + " sft --model " + dir + "/init --data " + dir + "/cold.jsonl --out " + dir +
+  std::tie(rc, log) = test::run_cmd(bin + " sft --model " + dir + "/init --data " + dir + "/cold.jsonl --out " + dir +
                           "/out --steps 4 --batch-size 2 --seq-len 96 --lr 1e-3 --val-fraction 0.2");
   ASSERT_EQ(rc, 0) << log;
   for (const char* want : {"rendering plain", "5 train + 1 val samples", "batch: B 2 x T 96 x accum 1",
                            "memory: params", "val_loss before training", "done: 4 steps"})
     EXPECT_NE(log.find(want), std::string::npos) << want << "\n" << log;
   EXPECT_TRUE(file_exists(dir + "/out/final/model.safetensors"));
-  std::tie(rc, log) = run(bin + " sft --model " + dir + "/init --data " + dir + "/missing.jsonl --out " + dir + "/o2");
+  std::tie(rc, log) = test::run_cmd(bin + " sft --model " + dir + "/init --data " + dir + "/missing.jsonl --out " + dir + "/o2");
   EXPECT_NE(rc, 0);
   EXPECT_NE(log.find("missing.jsonl"), std::string::npos) << log;
   std::filesystem::remove_all(dir);
