@@ -509,7 +509,9 @@ GrpoRunResult run_grpo_with(M& m, const Recipe& r, const std::string& init, cons
                fmt::join(r.grpo.rewards, "+"), omp_get_max_threads());
     fmt::print("{}\n", stage.memory_plan());
   }
-  if (!resume && file_exists(out + "/completions.jsonl")) write_file_atomic(out + "/completions.jsonl", "");
+  // a fresh (not resumed) run starts its logs afresh
+  for (const char* f : {"/completions.jsonl", "/metrics.jsonl"})
+    if (!resume && file_exists(out + f)) write_file_atomic(out + f, "");
   Trainer trainer(m, tc, stage);
   if (resume) trainer.resume();
   GrpoRunResult res;
