@@ -232,10 +232,13 @@ R1ZeroResult run_r1zero(const std::string& recipe_path, const std::string& out, 
   s["overrides"] = sets;
   write_file_atomic(out + "/summary.json", s.dump(2) + "\n");
   res.table = before_after_table(before, after);
+  std::string timing;
+  for (auto& [k, v] : stages.items()) timing += fmt::format("{}{} {:.0f} s", timing.empty() ? "" : ", ", k, v.get<double>());
   std::string md = fmt::format("# R1-Zero run: {}\n\nRecipe `{}`{}; base `{}`; wall time {:.0f} s ({}).\n\n"
-                               "## Before / after GRPO ({} test problems per level)\n\n{}\n## Training curves\n\n",
+                               "## Before / after GRPO: {}, {} held-out test problems per level\n\n{}\n"
+                               "## Training curves\n\n",
                                out, recipe_path, sets.empty() ? "" : fmt::format(" with {}", fmt::join(sets, " ")),
-                               base, s["wall_seconds"].get<double>(), stages.dump(), task, res.table);
+                               base, s["wall_seconds"].get<double>(), timing, task, r.r1_problems, res.table);
   md += grpo_report_section(out + "/grpo", out + "/plots", "plots", hardest);
   write_file_atomic(out + "/report.md", md);
   res.summary = s;
