@@ -317,7 +317,7 @@ typename GrpoStageT<M>::Chunk GrpoStageT<M>::make_chunk(int micro) {
 // every token), the critic's values, GAE(γ, λ) advantages whitened over the rollout, and value targets.
 template <class M>
 void GrpoStageT<M>::ppo_prepare() {
-  const int64_t S = s_.prompts * s_.group, N = ro_.tok_off.back();
+  const int64_t N = ro_.tok_off.back();
   std::vector<float> logp_old(static_cast<size_t>(N)), logp_ref, values(static_cast<size_t>(N));
   if (ref_) logp_ref.resize(size_t(N));
   for (int64_t k = 0; k < accum_; ++k) {
@@ -337,7 +337,6 @@ void GrpoStageT<M>::ppo_prepare() {
   ro_.returns.assign(size_t(N), 0.f);
   gae(ro_.tok_off, r, values, s_.gae_gamma, s_.gae_lambda, ro_.adv_tok, ro_.returns);
   if (N >= 2) whiten(ro_.adv_tok);
-  (void)S;
 }
 
 template <class M>
