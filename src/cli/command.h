@@ -12,8 +12,21 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace nanoseek::cli {
+
+// "d1,d2" → {"d1", "d2"}; empty pieces are dropped ("" → {}), for list-valued options such as --levels.
+inline std::vector<std::string> split_csv(const std::string& s) {
+  std::vector<std::string> v;
+  for (size_t i = 0; i < s.size();) {
+    size_t j = s.find(',', i);
+    if (j == std::string::npos) j = s.size();
+    if (j > i) v.push_back(s.substr(i, j - i));
+    i = j + 1;
+  }
+  return v;
+}
 
 using Runner = std::function<int()>;
 

@@ -19,20 +19,8 @@ struct DistillCli {
   std::string levels;
 };
 
-std::vector<std::string> csv(const std::string& s) {
-  std::vector<std::string> v;
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t j = s.find(',', i);
-    if (j == std::string::npos) j = s.size();
-    if (j > i) v.push_back(s.substr(i, j - i));
-    i = j + 1;
-  }
-  return v;
-}
-
 int run(DistillCli& c) {
-  c.o.levels = csv(c.levels);
+  c.o.levels = cli::split_csv(c.levels);
   const DistillResult r = run_distill(c.o);
   if (!r.completed) {
     fmt::print("interrupted at step {}; continue with --resume\n", r.steps);

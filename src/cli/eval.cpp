@@ -22,20 +22,8 @@ struct EvalCli {
   EvalOptions o;
 };
 
-std::vector<std::string> split_csv(const std::string& s) {
-  std::vector<std::string> v;
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t j = s.find(',', i);
-    if (j == std::string::npos) j = s.size();
-    if (j > i) v.push_back(s.substr(i, j - i));
-    i = j + 1;
-  }
-  return v;
-}
-
 int run_eval(EvalCli& c) {
-  c.o.levels = split_csv(c.levels);
+  c.o.levels = cli::split_csv(c.levels);
   c.o.split = parse_split(c.split);
   // auto: the prompt format recorded in the model directory (eval.json "prompt_format"; r1-zero when absent)
   c.o.format = c.format == "auto" ? model_prompt_format(c.model) : parse_prompt_format(c.format);

@@ -17,19 +17,8 @@ struct Cli {
   std::string levels, split = "train";
 };
 
-std::vector<std::string> split_csv(const std::string& s) {
-  std::vector<std::string> v;
-  for (size_t i = 0; i <= s.size();) {
-    size_t j = s.find(',', i);
-    if (j == std::string::npos) j = s.size();
-    if (j > i) v.push_back(s.substr(i, j - i));
-    i = j + 1;
-  }
-  return v;
-}
-
 int run(Cli& c) {
-  c.o.levels = split_csv(c.levels);
+  c.o.levels = cli::split_csv(c.levels);
   c.o.split = parse_split(c.split);
   const RejectionStats st = rejection_sample(c.o);
   fmt::print("{}", st.summary());

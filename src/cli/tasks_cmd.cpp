@@ -38,20 +38,9 @@ struct ChatOpts {
   std::string levels, styles = "long,selfcheck", split = "train", out;
 };
 
-std::vector<std::string> split_csv(const std::string& s) {
-  std::vector<std::string> v;
-  for (size_t i = 0; i <= s.size();) {
-    size_t j = s.find(',', i);
-    if (j == std::string::npos) j = s.size();
-    if (j > i) v.push_back(s.substr(i, j - i));
-    i = j + 1;
-  }
-  return v;
-}
-
 int run_chat(ChatOpts& c) {
-  c.o.levels = split_csv(c.levels);
-  c.o.styles = split_csv(c.styles);
+  c.o.levels = cli::split_csv(c.levels);
+  c.o.styles = cli::split_csv(c.styles);
   c.o.split = parse_split(c.split);
   const auto samples = make_task_chat(c.o);
   write_chat_jsonl(c.out, samples);
