@@ -26,15 +26,13 @@ bool done(const std::string& dir) { return file_exists(dir + "/final/config.json
 R1ZeroResult run_r1(const std::string& recipe_path, const std::string& out, const std::vector<std::string>& sets,
                     bool quiet) {
   const double t0 = now_s();
-  Recipe r = load_recipe(recipe_path);
-  for (const auto& s : sets) apply_override(r, s);
-  make_dirs(out);
+  PipelineStart ps = start_pipeline(recipe_path, out, sets, quiet);
   R1ZeroResult res;
-  nlohmann::json stages = nlohmann::json::object();
-  const std::string base = pipeline_base(r, recipe_path, out, sets, quiet, stages);
-  if (base.empty()) return res;
-  const std::string task = r.r1_task.empty() ? r.grpo.tasks.at(0) : r.r1_task;
-  const std::vector<std::string> levels = r.r1_levels.empty() ? make_task(task)->levels() : r.r1_levels;
+  if (ps.base.empty()) return res;
+  const Recipe& r = ps.r;
+  const std::string &base = ps.base, &task = ps.task;
+  const std::vector<std::string>& levels = ps.levels;
+  nlohmann::json& stages = ps.stages;
   std::vector<std::pair<std::string, nlohmann::json>> evals;
   auto eval = [&](const std::string& name, const std::string& dir) {
     const double te = now_s();

@@ -136,6 +136,8 @@ std::string grpo_report_section(const std::string& grpo_dir, const std::string& 
   return md;
 }
 
+namespace {
+
 std::string pipeline_base(const Recipe& r, const std::string& recipe_path, const std::string& out,
                           const std::vector<std::string>& sets, bool quiet, nlohmann::json& stages) {
   std::string base = r.grpo.init;
@@ -159,6 +161,20 @@ std::string pipeline_base(const Recipe& r, const std::string& recipe_path, const
   if (!pr.completed) return "";
   stages["base_seconds"] = now_s() - tb;
   return base;
+}
+
+}  // namespace
+
+PipelineStart start_pipeline(const std::string& recipe_path, const std::string& out,
+                             const std::vector<std::string>& sets, bool quiet) {
+  PipelineStart p;
+  p.r = load_recipe(recipe_path);
+  for (const auto& s : sets) apply_override(p.r, s);
+  make_dirs(out);
+  p.base = pipeline_base(p.r, recipe_path, out, sets, quiet, p.stages);
+  p.task = p.r.r1_task.empty() ? p.r.grpo.tasks.at(0) : p.r.r1_task;
+  p.levels = p.r.r1_levels.empty() ? make_task(p.task)->levels() : p.r.r1_levels;
+  return p;
 }
 
 std::string eval_table(const std::vector<std::pair<std::string, nlohmann::json>>& evals) {
@@ -185,18 +201,14 @@ std::string eval_table(const std::vector<std::pair<std::string, nlohmann::json>>
 R1ZeroResult run_r1zero(const std::string& recipe_path, const std::string& out, const std::vector<std::string>& sets,
                         bool quiet) {
   const double t0 = now_s();
-  Recipe r = load_recipe(recipe_path);
-  for (const auto& s : sets) apply_override(r, s);
-  make_dirs(out);
-  R1ZeroResult res;
-  nlohmann::json stages = nlohmann::json::object();
-
   // 1. base model
-  const std::string base = pipeline_base(r, recipe_path, out, sets, quiet, stages);
-  if (base.empty()) return res;
-  const std::string task = r.r1_task.empty() ? r.grpo.tasks.at(0) : r.r1_task;
-  auto task_obj = make_task(task);
-  const std::vector<std::string> levels = r.r1_levels.empty() ? task_obj->levels() : r.r1_levels;
+  PipelineStart ps = start_pipeline(recipe_path, out, sets, quiet);
+  R1ZeroResult res;
+  if (ps.base.empty()) return res;
+  const Recipe& r = ps.r;
+  const std::string &base = ps.base, &task = ps.task;
+  const std::vector<std::string>& levels = ps.levels;
+  nlohmann::json& stages = ps.stages;
   const std::string hardest = levels.back();
 
   // 2. before

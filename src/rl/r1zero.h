@@ -24,11 +24,19 @@ struct R1ZeroResult {
 R1ZeroResult run_r1zero(const std::string& recipe_path, const std::string& out_dir,
                         const std::vector<std::string>& overrides, bool quiet = false);
 
-// Pieces shared with the four-stage R1 pipeline (rl/r1.h):
-// the base model directory — grpo.init, or OUT/base/final (pretrained with r1zero.base_recipe first if missing;
-// "" when that pretraining was interrupted); stages["base_seconds"] is set when it trains.
-std::string pipeline_base(const Recipe& r, const std::string& recipe_path, const std::string& out,
-                          const std::vector<std::string>& overrides, bool quiet, nlohmann::json& stages);
+// Pieces shared with the four-stage R1 pipeline (rl/r1.h).
+// The common start: the recipe with its overrides, OUT created, the base model directory — grpo.init, or
+// OUT/base/final (pretrained with r1zero.base_recipe first if missing; base is "" when that pretraining was
+// interrupted) — and the evaluated task and levels ([r1zero] task/levels, defaulting to grpo.tasks[0] and all its
+// levels). stages["base_seconds"] is set when the base trains.
+struct PipelineStart {
+  Recipe r;
+  std::string base, task;
+  std::vector<std::string> levels;
+  nlohmann::json stages = nlohmann::json::object();
+};
+PipelineStart start_pipeline(const std::string& recipe_path, const std::string& out,
+                             const std::vector<std::string>& overrides, bool quiet);
 // The R1-protocol evaluation of a model dir on the [r1zero] task/levels/problems/k (held-out test split, fixed seed).
 EvalReport pipeline_eval(const std::string& dir, const Recipe& r, const std::string& task,
                                 const std::vector<std::string>& levels, bool quiet, const std::string& label);
