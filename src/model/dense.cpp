@@ -33,6 +33,12 @@ const std::set<std::string> kDenseKnown = {
     "max_position_embeddings", "initializer_range", "rope_scaling", "hidden_act", "attention_bias", "mlp_bias",
     "use_sliding_window", "use_mrope"};
 
+}  // namespace
+
+std::vector<std::string> dense_config_keys() { return {kDenseKnown.begin(), kDenseKnown.end()}; }
+
+namespace {
+
 struct DReader {
   const json& j;
   const std::string& label;

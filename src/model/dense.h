@@ -44,6 +44,7 @@ DenseConfig parse_dense_config(const nlohmann::json& j, const std::string& label
 DenseConfig load_dense_config(const std::string& dir);          // DIR/config.json
 nlohmann::json dense_config_json(const DenseConfig& c);         // HF config.json content (extra fields kept)
 bool is_dense_model_type(const std::string& model_type);       // "qwen2", "llama"
+std::vector<std::string> dense_config_keys();                   // the config.json fields parse_dense_config reads
 
 struct DenseLayerWeights {
   float* in_norm = nullptr;    // [d]          input_layernorm

@@ -45,10 +45,6 @@ struct Fwd {
   std::vector<float> logp;                          // [B·T]
   std::vector<std::vector<int64_t>> expert_load;    // MoE only
 };
-Workspace plan_acts(const Model& m, int64_t B, int64_t T, bool grad) { return plan_workspace(m.cfg, B, T, grad); }
-DenseActs plan_acts(const DenseModel& m, int64_t B, int64_t T, bool) { return plan_dense_acts(m.cfg, B, T); }
-size_t acts_bytes(const Workspace& a) { return a.bytes; }
-size_t acts_bytes(const DenseActs& a) { return a.bytes(); }
 Fwd run_forward(const Model& m, const Batch& b, Workspace& a) {
   StepStats st = m.forward(b, a, LossConfig{0.0, 0.0});
   return {std::move(st.token_logprobs), std::move(st.expert_load)};

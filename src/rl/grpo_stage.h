@@ -55,12 +55,9 @@ struct Rollout {
 
 // M = Model (the DeepSeek-V3 policy) or DenseModel (a Qwen2/Llama student: GRPO only, no PPO critic).
 template <class M>
-using StageFor = std::conditional_t<std::is_same_v<M, Model>, TrainStage, DenseTrainStage>;
-
-template <class M>
 class GrpoStageT : public StageFor<M> {
  public:
-  using Acts = std::conditional_t<std::is_same_v<M, Model>, Workspace, DenseActs>;
+  using Acts = ActsFor<M>;
   // `init_dir`: the model directory the policy came from (its tokenizer files and eval.json are carried into every
   // checkpoint and the final directory).
   GrpoStageT(const GrpoSpec& s, M& policy, Tokenizer tok, PromptFormat fmt, std::string init_dir,

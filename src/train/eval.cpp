@@ -30,7 +30,25 @@ std::map<std::string, double> validation_loss(const Model& m, const Shard& shard
   return out;
 }
 
-std::map<std::string, double> task_accuracy(const Model& m, const Tokenizer& tok, const AccuracyOptions& o) {
+std::map<std::string, double> validation_loss(const DenseModel& m, const Shard& shard, int64_t B, int64_t T,
+                                              int64_t n_batches, Pack pack) {
+  DataLoader dl(shard, B, T, 0, /*shuffle=*/false, pack);
+  n_batches = std::min(n_batches, std::max<int64_t>(1, dl.windows() / B));
+  DenseActs acts = plan_dense_acts(m.cfg, B, T);
+  double ce = 0;
+  int64_t n = 0;
+  for (int64_t i = 0; i < n_batches; ++i) {
+    const DenseStats s = m.forward(dl.next(), acts);
+    ce += s.loss * double(s.count);
+    n += s.count;
+  }
+  return {{"val_loss", n ? ce / double(n) : 0.0}};
+}
+
+namespace {
+
+template <class M>
+std::map<std::string, double> task_accuracy_impl(const M& m, const Tokenizer& tok, const AccuracyOptions& o) {
   struct Item {
     const Task* task;
     Problem p;
@@ -80,6 +98,15 @@ std::map<std::string, double> task_accuracy(const Model& m, const Tokenizer& tok
   out["format_ok"] = double(fmt_ok) / double(comps.size());
   out["gen_tokens"] = double(gen) / double(comps.size());
   return out;
+}
+
+}  // namespace
+
+std::map<std::string, double> task_accuracy(const Model& m, const Tokenizer& tok, const AccuracyOptions& o) {
+  return task_accuracy_impl(m, tok, o);
+}
+std::map<std::string, double> task_accuracy(const DenseModel& m, const Tokenizer& tok, const AccuracyOptions& o) {
+  return task_accuracy_impl(m, tok, o);
 }
 
 }  // namespace nanoseek

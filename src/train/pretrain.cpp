@@ -12,9 +12,10 @@
 
 namespace nanoseek {
 
-PretrainStage::PretrainStage(const Recipe& r, const Model& m, std::shared_ptr<const Shard> train,
-                             std::shared_ptr<const Shard> val, Tokenizer tok, std::string tokenizer_dir)
-    : ws(plan_workspace(m.cfg, r.batch_size, r.seq_len, true)),
+template <class M>
+PretrainStageT<M>::PretrainStageT(const Recipe& r, const M& m, std::shared_ptr<const Shard> train,
+                                  std::shared_ptr<const Shard> val, Tokenizer tok, std::string tokenizer_dir)
+    : ws(plan_acts(m, r.batch_size, r.seq_len, true)),
       r_(r),
       train_(std::move(train)),
       val_(std::move(val)),
@@ -23,26 +24,36 @@ PretrainStage::PretrainStage(const Recipe& r, const Model& m, std::shared_ptr<co
       tok_dir_(std::move(tokenizer_dir)),
       lc_{r.mtp_lambda, r.alpha} {}
 
-MicroResult PretrainStage::micro_step(Model& m, int64_t, int) {
+template <class M>
+MicroResult PretrainStageT<M>::micro_step(M& m, int64_t, int) {
   const Batch b = loader_.next();
-  const StepStats s = m.forward(b, ws, lc_);
-  m.backward(b, ws, lc_);
   MicroResult out;
   out.tokens = b.B * b.T;  // row positions processed, padding included (tokens/s is compute throughput)
-  out.metrics = {{"loss", s.loss}, {"ce_loss", s.ce}, {"mtp_loss", s.mtp}, {"balance_loss", s.bal}};
-  out.expert_load = s.expert_load;
+  if constexpr (std::is_same_v<M, Model>) {
+    const StepStats s = m.forward(b, ws, lc_);
+    m.backward(b, ws, lc_);
+    out.metrics = {{"loss", s.loss}, {"ce_loss", s.ce}, {"mtp_loss", s.mtp}, {"balance_loss", s.bal}};
+    out.expert_load = s.expert_load;
+  } else {
+    const DenseStats s = m.forward(b, ws);
+    m.backward(b, ws);
+    out.metrics = {{"loss", s.loss}, {"ce_loss", s.loss}};
+  }
   return out;
 }
 
-nlohmann::json PretrainStage::state() const {
+template <class M>
+nlohmann::json PretrainStageT<M>::state() const {
   return {{"loader_epoch", loader_.pos().epoch}, {"loader_cursor", loader_.pos().cursor}};
 }
 
-void PretrainStage::restore(const nlohmann::json& j) {
+template <class M>
+void PretrainStageT<M>::restore(const nlohmann::json& j) {
   loader_.set_pos({j.at("loader_epoch").get<int64_t>(), j.at("loader_cursor").get<int64_t>()});
 }
 
-std::map<std::string, double> PretrainStage::evaluate(Model& m, int64_t step) {
+template <class M>
+std::map<std::string, double> PretrainStageT<M>::evaluate(M& m, int64_t step) {
   auto out = validation_loss(m, *val_, r_.batch_size, r_.seq_len, r_.val_batches, parse_pack(r_.pack));
   if (r_.problems_per_level > 0) {
     AccuracyOptions o;
@@ -59,10 +70,14 @@ std::map<std::string, double> PretrainStage::evaluate(Model& m, int64_t step) {
   return out;
 }
 
-void PretrainStage::save_extra(const std::string& dir) const {
+template <class M>
+void PretrainStageT<M>::save_extra(const std::string& dir) const {
   for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
     if (file_exists(tok_dir_ + "/" + f)) write_file_atomic(dir + "/" + f, read_file(tok_dir_ + "/" + f));
 }
+
+template class PretrainStageT<Model>;
+template class PretrainStageT<DenseModel>;
 
 namespace {
 
@@ -81,40 +96,22 @@ void check_recipe(const Recipe& r) {
   parse_lr_kind(r.schedule);
 }
 
-}  // namespace
+// The tokenized corpus a pretraining run reads.
+struct Corpus {
+  Tokenizer tok;
+  std::string tok_dir;
+  std::shared_ptr<const Shard> train, val;
+};
 
-PretrainResult run_pretrain(const std::string& recipe_path, const std::string& out, const std::vector<std::string>& sets,
-                            bool resume, bool quiet) {
-  const auto t0 = std::chrono::steady_clock::now();
-  Recipe r = load_recipe(recipe_path);
-  for (const auto& s : sets) apply_override(r, s);
-  check_recipe(r);
-  if (r.threads > 0) omp_set_num_threads(int(r.threads));
-  r.data.format = parse_prompt_format(r.format);
-  make_dirs(out);
-
-  // Corpus: given, reused from OUT/corpus, or built there now.
-  std::string corpus = r.corpus;
-  if (corpus.empty()) {
-    corpus = out + "/corpus";
-    if (!file_exists(corpus + "/corpus.json")) build_corpus(r.data, corpus, !quiet);
-    else if (!quiet) fmt::print("corpus: reusing {}\n", corpus);
-  }
-  const std::string tok_dir = corpus + "/tokenizer";
-  Tokenizer tok = Tokenizer::load(tok_dir);
-  auto train = std::make_shared<const Shard>(read_shard(corpus + "/train.bin", tok.vocab_size()));
-  auto val = std::make_shared<const Shard>(read_shard(corpus + "/val.bin", tok.vocab_size()));
-
-  const ModelConfig cfg = parse_config(model_config_json(r, tok.vocab_size(), tok.bos_id(), tok.eos_id()),
-                                       r.path + " [model]");
-  check(cfg.vocab_size >= tok.vocab_size(), "{}: model.vocab_size {} is smaller than the tokenizer's {}", r.path,
-        cfg.vocab_size, tok.vocab_size());
-  check(r.seq_len <= cfg.max_position_embeddings, "{}: train.seq_len {} exceeds max_position_embeddings {}", r.path,
-        r.seq_len, cfg.max_position_embeddings);
-  Model m(cfg);
-  init_weights(m, r.seed);
+// Trains a freshly initialised model of either architecture and writes OUT/final (+ eval.json).
+template <class M>
+PretrainResult train_pretrain(const Recipe& r, M& m, const Corpus& c, const std::string& out, bool resume, bool quiet,
+                              std::chrono::steady_clock::time_point t0) {
+  constexpr bool kMoE = std::is_same_v<M, Model>;
+  check(r.seq_len <= m.cfg.max_position_embeddings, "{}: train.seq_len {} exceeds max_position_embeddings {}", r.path,
+        r.seq_len, m.cfg.max_position_embeddings);
   m.enable_grad();
-  PretrainStage stage(r, m, train, val, tok, tok_dir);
+  PretrainStageT<M> stage(r, m, c.train, c.val, c.tok, c.tok_dir);
 
   TrainConfig tc;
   tc.steps = r.steps;
@@ -122,7 +119,8 @@ PretrainResult run_pretrain(const std::string& recipe_path, const std::string& o
   tc.lr = LrSchedule{parse_lr_kind(r.schedule), r.lr, r.min_lr, r.warmup, r.steps, r.decay_frac};
   tc.adamw = AdamWConfig{r.beta1, r.beta2, r.eps, r.weight_decay};
   tc.clip = r.clip;
-  tc.gamma = cfg.has_correction_bias() ? r.gamma : 0.0;
+  if constexpr (kMoE) tc.gamma = m.cfg.has_correction_bias() ? r.gamma : 0.0;
+  else tc.gamma = 0.0;
   tc.gamma_until = r.gamma_until;
   tc.log_every = r.log_every;
   tc.eval_every = r.eval_every;
@@ -132,22 +130,29 @@ PretrainResult run_pretrain(const std::string& recipe_path, const std::string& o
   tc.quiet = quiet;
 
   if (!quiet) {
-    const ModelCounts mc = count_model(cfg, r.seq_len);
+    if constexpr (kMoE) {
+      const ModelCounts mc = count_model(m.cfg, r.seq_len);
+      fmt::print("model: {} params ({} active/token) + {} MTP, vocab {}, {} layers, {} experts (top-{})\n",
+                 mc.total_params, mc.active_params_per_token, mc.mtp_params, m.cfg.vocab_size,
+                 m.cfg.num_hidden_layers, m.cfg.n_routed_experts, m.cfg.num_experts_per_tok);
+    } else {
+      fmt::print("model: {} (dense) {} params, vocab {}, {} layers, hidden {}, {} heads / {} kv heads\n",
+                 m.cfg.model_type, m.params.size(), m.cfg.vocab_size, m.cfg.num_hidden_layers, m.cfg.hidden_size,
+                 m.cfg.num_attention_heads, m.cfg.num_key_value_heads);
+    }
     const int64_t per_step = r.batch_size * r.seq_len * r.grad_accum;
-    fmt::print("model: {} params ({} active/token) + {} MTP, vocab {}, {} layers, {} experts (top-{})\n",
-               mc.total_params, mc.active_params_per_token, mc.mtp_params, cfg.vocab_size, cfg.num_hidden_layers,
-               cfg.n_routed_experts, cfg.num_experts_per_tok);
     fmt::print("batch: B {} x T {} x accum {} = {} tokens/step; {} steps = {:.2f}M tokens ({:.2f} epochs of {} "
                "train tokens)\n",
                r.batch_size, r.seq_len, r.grad_accum, per_step, r.steps, double(per_step * r.steps) / 1e6,
-               double(per_step * r.steps) / double(train->tokens.size()), train->tokens.size());
-    const double pb = double(m.param_bytes());
+               double(per_step * r.steps) / double(c.train->tokens.size()), c.train->tokens.size());
+    const double pb = double(m.params.size() * sizeof(float)), ab = double(acts_bytes(stage.ws));
     fmt::print("memory: params {:.1f} MiB, grads {:.1f} MiB, Adam moments {:.1f} MiB, activations {:.1f} MiB "
                "(B x T = {} x {}), total {:.1f} MiB; {} threads\n",
-               mib(pb), mib(pb), mib(2 * pb), mib(double(stage.ws.bytes)), r.batch_size, r.seq_len,
-               mib(4 * pb + double(stage.ws.bytes)), omp_get_max_threads());
-    fmt::print("balancing: gamma {} (aux-loss-free bias), alpha {} (sequence-wise loss); MTP lambda {}\n", tc.gamma,
-               r.alpha, r.mtp_lambda);
+               mib(pb), mib(pb), mib(2 * pb), mib(ab), r.batch_size, r.seq_len, mib(4 * pb + ab),
+               omp_get_max_threads());
+    if constexpr (kMoE)
+      fmt::print("balancing: gamma {} (aux-loss-free bias), alpha {} (sequence-wise loss); MTP lambda {}\n",
+                 tc.gamma, r.alpha, r.mtp_lambda);
   }
 
   Trainer trainer(m, tc, stage);
@@ -171,6 +176,48 @@ PretrainResult run_pretrain(const std::string& recipe_path, const std::string& o
   }
   res.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;
+}
+
+}  // namespace
+
+PretrainResult run_pretrain(const std::string& recipe_path, const std::string& out, const std::vector<std::string>& sets,
+                            bool resume, bool quiet) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Recipe r = load_recipe(recipe_path);
+  for (const auto& s : sets) apply_override(r, s);
+  check_recipe(r);
+  if (r.threads > 0) omp_set_num_threads(int(r.threads));
+  r.data.format = parse_prompt_format(r.format);
+  make_dirs(out);
+
+  // Corpus: given, reused from OUT/corpus, or built there now.
+  Corpus c;
+  std::string corpus = r.corpus;
+  if (corpus.empty()) {
+    corpus = out + "/corpus";
+    if (!file_exists(corpus + "/corpus.json")) build_corpus(r.data, corpus, !quiet);
+    else if (!quiet) fmt::print("corpus: reusing {}\n", corpus);
+  }
+  c.tok_dir = corpus + "/tokenizer";
+  c.tok = Tokenizer::load(c.tok_dir);
+  c.train = std::make_shared<const Shard>(read_shard(corpus + "/train.bin", c.tok.vocab_size()));
+  c.val = std::make_shared<const Shard>(read_shard(corpus + "/val.bin", c.tok.vocab_size()));
+
+  const nlohmann::json cj = model_config_json(r, c.tok.vocab_size(), c.tok.bos_id(), c.tok.eos_id());
+  const std::string label = r.path + " [model]";
+  const int64_t vocab = cj.contains("vocab_size") && cj["vocab_size"].is_number_integer()
+                            ? cj["vocab_size"].get<int64_t>() : 0;
+  check(vocab >= c.tok.vocab_size(), "{}: model.vocab_size {} is smaller than the tokenizer's {}", r.path, vocab,
+        c.tok.vocab_size());
+  if (cj.contains("model_type") && cj["model_type"].is_string() &&
+      is_dense_model_type(cj["model_type"].get<std::string>())) {
+    DenseModel m(parse_dense_config(cj, label));
+    m.init(r.seed);
+    return train_pretrain(r, m, c, out, resume, quiet, t0);
+  }
+  Model m(parse_config(cj, label));
+  init_weights(m, r.seed);
+  return train_pretrain(r, m, c, out, resume, quiet, t0);
 }
 
 }  // namespace nanoseek

@@ -1,6 +1,7 @@
 // Pretraining: the next-token (+ MTP, + optional balance loss) stage plugged into the shared Trainer, and the
 // whole `nanoseek pretrain` pipeline (recipe → corpus → model → train → DIR/final) as a library call so tests
-// can run it end to end.
+// can run it end to end. The recipe's [model] picks the architecture: DeepSeek-V3 (model_type "deepseek_v3") or a
+// dense Qwen2/Llama model ("qwen2" / "llama": next-token loss only; how a distillation student gets its base).
 #pragma once
 #include <map>
 #include <memory>
@@ -15,17 +16,19 @@
 
 namespace nanoseek {
 
-class PretrainStage : public TrainStage {
+// M = Model or DenseModel (trainer.h StageFor).
+template <class M>
+class PretrainStageT : public StageFor<M> {
  public:
-  PretrainStage(const Recipe& r, const Model& m, std::shared_ptr<const Shard> train, std::shared_ptr<const Shard> val,
-                Tokenizer tok, std::string tokenizer_dir);
-  MicroResult micro_step(Model& m, int64_t step, int micro) override;
+  PretrainStageT(const Recipe& r, const M& m, std::shared_ptr<const Shard> train, std::shared_ptr<const Shard> val,
+                 Tokenizer tok, std::string tokenizer_dir);
+  MicroResult micro_step(M& m, int64_t step, int micro) override;
   nlohmann::json state() const override;
   void restore(const nlohmann::json& j) override;
-  std::map<std::string, double> evaluate(Model& m, int64_t step) override;
+  std::map<std::string, double> evaluate(M& m, int64_t step) override;
   void save_extra(const std::string& dir) const override;  // tokenizer.json + tokenizer_config.json
 
-  Workspace ws;  // planned with grad for B×T
+  ActsFor<M> ws;  // planned with grad for B×T
 
  private:
   const Recipe& r_;
@@ -35,6 +38,8 @@ class PretrainStage : public TrainStage {
   std::string tok_dir_;
   LossConfig lc_;
 };
+using PretrainStage = PretrainStageT<Model>;
+using DensePretrainStage = PretrainStageT<DenseModel>;
 
 struct PretrainResult {
   bool completed = false;            // false when stopped by SIGINT

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "model/dense.h"
 
 namespace nanoseek {
 namespace {
@@ -144,9 +145,11 @@ const std::vector<Field>& fields() {
 }
 #undef F
 
-// The HF config fields ModelConfig reads, plus informational ones real configs carry.
+// The HF config fields ModelConfig (DeepSeek-V3) and DenseConfig (Qwen2/Llama) read, plus informational ones real
+// configs carry.
 const std::vector<std::string>& model_keys() {
-  static const std::vector<std::string> k = {
+  static const std::vector<std::string> k = [] {
+    std::vector<std::string> v = {
       "model_type", "vocab_size", "hidden_size", "intermediate_size", "moe_intermediate_size",
       "num_hidden_layers", "num_attention_heads", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim",
       "qk_rope_head_dim", "v_head_dim", "rope_theta", "rms_norm_eps", "rope_scaling", "n_routed_experts",
@@ -155,6 +158,10 @@ const std::vector<std::string>& model_keys() {
       "num_nextn_predict_layers", "tie_word_embeddings", "max_position_embeddings", "bos_token_id",
       "eos_token_id", "initializer_range", "aux_loss_alpha", "num_key_value_heads", "attention_bias",
       "hidden_act", "architectures", "torch_dtype", "use_cache", "seq_aux", "attention_dropout"};
+    for (const auto& d : dense_config_keys())
+      if (std::find(v.begin(), v.end(), d) == v.end()) v.push_back(d);
+    return v;
+  }();
   return k;
 }
 
@@ -346,7 +353,8 @@ void apply_override(Recipe& r, const std::string& a) {
 }
 
 std::string recipe_help() {
-  std::string s = "[model]  config = \"path/config.json\" and/or inline HF config fields\n";
+  std::string s = "[model]  config = \"path/config.json\" and/or inline HF config fields; model_type deepseek_v3 "
+                  "(default) | qwen2 | llama (dense)\n";
   for (const auto& f : fields()) s += fmt::format("  {:<26} {:<16} {}\n", f.key, kind_name(f.kind), f.help);
   return s;
 }

@@ -16,6 +16,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "model/dense.h"
@@ -70,6 +71,18 @@ class DenseTrainStage : public StageBase {
   virtual MicroResult micro_step(DenseModel& m, int64_t step, int micro) = 0;
   virtual std::map<std::string, double> evaluate(DenseModel&, int64_t step) { return {}; }
 };
+
+// Stage base and planned activations for a model type: M = Model (DeepSeek-V3) or DenseModel (Qwen2/Llama).
+template <class M>
+using StageFor = std::conditional_t<std::is_same_v<M, Model>, TrainStage, DenseTrainStage>;
+template <class M>
+using ActsFor = std::conditional_t<std::is_same_v<M, Model>, Workspace, DenseActs>;
+inline Workspace plan_acts(const Model& m, int64_t B, int64_t T, bool grad) {
+  return plan_workspace(m.cfg, B, T, grad);
+}
+inline DenseActs plan_acts(const DenseModel& m, int64_t B, int64_t T, bool) { return plan_dense_acts(m.cfg, B, T); }
+inline size_t acts_bytes(const Workspace& a) { return a.bytes; }
+inline size_t acts_bytes(const DenseActs& a) { return a.bytes(); }
 
 // What the Trainer updates, whatever the architecture: flat params/grads, the optimizer's spans, the router biases
 // the aux-loss-free rule moves (none for dense), and how a checkpoint saves/loads the weights.

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <vector>
 
 #include "core/fs.h"
 #include "test_util.h"
@@ -47,6 +48,52 @@ TEST(PretrainCli, CiTinyEndToEnd) {
   auto [rc4, log4] = test::run_cmd(bin + " pretrain " + recipe + " --out " + out + "-bad --set train.stepz=3");
   EXPECT_NE(rc4, 0);
   EXPECT_NE(log4.find("did you mean 'train.steps'"), std::string::npos) << log4;
+}
+
+// A dense Qwen2 model pretrains through the same command ([model] model_type = "qwen2"): how a distillation
+// student gets its base (recipes/student-base.toml). The loss falls, and the final directory is an HF dense
+// directory that `nanoseek eval` runs.
+TEST(PretrainCli, DenseQwen2Student) {
+  const std::string bin = NANOSEEK_BINARY, dir = ::testing::TempDir() + "nanoseek_pretrain_dense";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string ci = read_file(test::source_dir() + "/recipes/ci-tiny.toml");
+  const std::string data = ci.substr(ci.find("[data]"));
+  write_file_atomic(dir + "/student.toml", R"([model]
+model_type = "qwen2"
+hidden_size = 32
+intermediate_size = 64
+num_hidden_layers = 2
+num_attention_heads = 4
+num_key_value_heads = 2
+head_dim = 8
+max_position_embeddings = 256
+rope_theta = 10000.0
+rms_norm_eps = 1e-6
+tie_word_embeddings = true
+
+)" + data);
+  const std::string out = dir + "/run";
+  auto [rc, log] = test::run_cmd(bin + " pretrain " + dir + "/student.toml --out " + out + " --set train.steps=20");
+  ASSERT_EQ(rc, 0) << log;
+  EXPECT_NE(log.find("model: qwen2 (dense)"), std::string::npos) << log;
+  const auto cfg = nlohmann::json::parse(read_file(out + "/final/config.json"));
+  EXPECT_EQ(cfg["model_type"], "qwen2");
+  EXPECT_EQ(cfg["architectures"][0], "Qwen2ForCausalLM");
+  std::istringstream lines(read_file(out + "/metrics.jsonl"));
+  std::string line;
+  std::vector<double> loss;
+  nlohmann::json last;
+  while (std::getline(lines, line)) last = nlohmann::json::parse(line), loss.push_back(last["loss"].get<double>());
+  ASSERT_EQ(loss.size(), 20u);
+  EXPECT_LT(loss.back(), loss.front() - 1.0) << "dense pretraining did not learn";
+  for (const char* k : {"val_loss", "test_acc/d1", "test_format_ok"})
+    EXPECT_TRUE(last.contains(k)) << k << " missing in " << last.dump();
+  EXPECT_FALSE(last.contains("expert_load_max_over_mean")) << "a dense model has no experts";
+  auto [rc2, log2] = test::run_cmd(bin + " eval --model " + out + "/final --task add --levels d1 --problems 2 --k 2 "
+                                   "--max-tokens 8 --out " + dir + "/ev.json");
+  EXPECT_EQ(rc2, 0) << log2;
+  EXPECT_TRUE(file_exists(dir + "/ev.json"));
 }
 
 }  // namespace
