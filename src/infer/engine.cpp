@@ -188,6 +188,33 @@ Engine::Engine(const DenseModel& m, int64_t max_batch, int64_t max_len)
 Engine::~Engine() { delete core_; }
 const CachePlan& Engine::plan() const { return core_->plan; }
 
+int64_t sample_slots(int64_t max_batch, int64_t prompts, int n) {
+  return std::max<int64_t>(n, std::min<int64_t>(max_batch, prompts * n));
+}
+
+void generate_batched(Engine& e, int64_t slots, const std::vector<std::vector<int32_t>>& prompts, int n,
+                      const SamplingParams& sampling,
+                      const std::function<void(size_t p0, size_t p1, std::vector<Completion>& outs)>& on_batch) {
+  const size_t per_call = size_t(std::max<int64_t>(1, slots / n));
+  for (size_t p0 = 0; p0 < prompts.size(); p0 += per_call) {
+    const size_t p1 = std::min(prompts.size(), p0 + per_call);
+    GenerateRequest req;
+    req.prompts.assign(prompts.begin() + int64_t(p0), prompts.begin() + int64_t(p1));
+    req.n = n;
+    req.sampling = sampling;
+    req.sampling.seed = sampling.seed + p0;  // streams differ per call and per sample within it
+    std::vector<Completion> outs = e.generate(req);
+    on_batch(p0, p1, outs);
+  }
+}
+
+std::span<const int32_t> completion_body(const Completion& c, const std::vector<int32_t>& stop_ids) {
+  std::span<const int32_t> body(c.tokens);
+  if (!body.empty() && std::find(stop_ids.begin(), stop_ids.end(), body.back()) != stop_ids.end())
+    body = body.first(body.size() - 1);
+  return body;
+}
+
 std::vector<float> Engine::prefill_logits(const std::vector<int32_t>& tokens) {
   const int64_t T = int64_t(tokens.size());
   check(T >= 1 && T <= core_->plan.max_len, "prefill_logits: {} tokens for max_len {}", T, core_->plan.max_len);

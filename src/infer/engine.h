@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -74,5 +75,16 @@ class Engine {
  private:
   EngineCore* core_;
 };
+
+// Many prompts × n samples each through one engine of `slots` slots, at most max(1, slots / n) prompts per call, so
+// every sample of a prompt is in flight together (evaluation, rejection sampling, distillation). The call starting
+// at prompt p0 samples with seed sampling.seed + p0: each sample's stream depends only on the prompt list.
+// on_batch(p0, p1, outs) gets the completions of prompts [p0, p1) (their prompt_index counts from p0).
+int64_t sample_slots(int64_t max_batch, int64_t prompts, int n);  // max(n, min(max_batch, prompts·n))
+void generate_batched(Engine& e, int64_t slots, const std::vector<std::vector<int32_t>>& prompts, int n,
+                      const SamplingParams& sampling,
+                      const std::function<void(size_t p0, size_t p1, std::vector<Completion>& outs)>& on_batch);
+// The completion's tokens without the stop token that ended it (a final id in stop_ids).
+std::span<const int32_t> completion_body(const Completion& c, const std::vector<int32_t>& stop_ids);
 
 }  // namespace nanoseek

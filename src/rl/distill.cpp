@@ -223,7 +223,7 @@ DistillResult run_distill(const DistillOptions& o) {
 
   // 2. teacher samples, judged; the kept ones (with the teacher's top-k per completion token) become examples
   const auto tg = std::chrono::steady_clock::now();
-  const int64_t slots = std::max<int64_t>(o.k, std::min<int64_t>(o.max_batch, int64_t(problems.size()) * o.k));
+  const int64_t slots = sample_slots(o.max_batch, int64_t(problems.size()), o.k);
   auto engine = teacher.make_engine(slots, max_len);
   if (!o.quiet)
     fmt::print("teacher: {} problems x {} samples ({} format); {}\n", problems.size(), o.k, format_name,
@@ -234,28 +234,20 @@ DistillResult run_distill(const DistillOptions& o) {
   check(K <= Vs, "distill: --kd-topk {} exceeds the vocabulary ({})", K, Vs);
   std::vector<Example> examples;
   std::string jsonl;
-  const int64_t per_call = std::max<int64_t>(1, slots / o.k);
-  for (size_t p0 = 0; p0 < problems.size(); p0 += size_t(per_call)) {
-    const size_t p1 = std::min(problems.size(), p0 + size_t(per_call));
-    GenerateRequest req;
-    req.prompts.assign(prompts.begin() + int64_t(p0), prompts.begin() + int64_t(p1));
-    req.n = o.k;
-    req.sampling.temperature = o.temperature;
-    req.sampling.top_p = o.top_p;
-    req.sampling.max_new_tokens = o.max_new_tokens;
-    req.sampling.seed = o.seed + p0;
-    req.sampling.vocab_limit = Vs;
-    req.sampling.stop_ids = teacher.stop_ids;
-    for (const Completion& c : engine->generate(req)) {
+  SamplingParams sp;
+  sp.temperature = o.temperature;
+  sp.top_p = o.top_p;
+  sp.max_new_tokens = o.max_new_tokens;
+  sp.seed = o.seed;
+  sp.vocab_limit = Vs;
+  sp.stop_ids = teacher.stop_ids;
+  generate_batched(*engine, slots, prompts, o.k, sp, [&](size_t p0, size_t p1, std::vector<Completion>& outs) {
+    for (const Completion& c : outs) {
       const size_t pi = p0 + size_t(c.prompt_index);
       const Problem& prob = problems[pi];
       // Special tokens stay: <think>/</think>/<answer> are special in our tokenizers and the judges need them.
       // Only the stop token that ended the sample is left out of the text.
-      std::span<const int32_t> body(c.tokens);
-      if (c.finish_reason == "stop" && !body.empty() &&
-          std::find(teacher.stop_ids.begin(), teacher.stop_ids.end(), body.back()) != teacher.stop_ids.end())
-        body = body.first(body.size() - 1);
-      const std::string completion = tok.decode(body);
+      const std::string completion = tok.decode(completion_body(c, teacher.stop_ids));
       const std::string text = assistant_prefill(prompt_texts[pi]) + completion;
       const SampleJudgement jd = judge_sample(*task, prob, text);
       ++res.generated;
@@ -294,7 +286,7 @@ DistillResult run_distill(const DistillOptions& o) {
       std::fprintf(stderr, "\rteacher: %zu/%zu problems, kept %zu samples   ", p1, problems.size(), examples.size());
       std::fflush(stderr);
     }
-  }
+  });
   if (!o.quiet) std::fprintf(stderr, "\n");
   res.kept = int64_t(examples.size());
   res.generate_seconds = seconds_since(tg);

@@ -107,24 +107,18 @@ EvalReport evaluate_with(const std::function<std::unique_ptr<Engine>(int64_t, in
     max_prompt = std::max<int64_t>(max_prompt, int64_t(prompts.back().size()));
   }
   const int64_t max_len = std::min<int64_t>(max_prompt + o.max_new_tokens, max_pos);
-  const int64_t slots = std::max<int64_t>(n, std::min<int64_t>(o.max_batch, int64_t(problems.size()) * n));
+  const int64_t slots = sample_slots(o.max_batch, int64_t(problems.size()), n);
   const std::unique_ptr<Engine> eng = make_engine(slots, max_len);
-  Engine& engine = *eng;
 
   std::vector<ProblemResult> results(problems.size());
-  const int64_t per_call = std::max<int64_t>(1, slots / n);
-  for (size_t p0 = 0; p0 < problems.size(); p0 += size_t(per_call)) {
-    const size_t p1 = std::min(problems.size(), p0 + size_t(per_call));
-    GenerateRequest req;
-    req.prompts.assign(prompts.begin() + int64_t(p0), prompts.begin() + int64_t(p1));
-    req.n = n;
-    req.sampling.temperature = o.temperature;
-    req.sampling.top_p = o.top_p;
-    req.sampling.max_new_tokens = o.max_new_tokens;
-    req.sampling.seed = o.seed + p0;  // streams differ per batch and per sample within it
-    req.sampling.vocab_limit = tok.vocab_size();
-    if (eos >= 0) req.sampling.stop_ids = {eos};
-    auto outs = engine.generate(req);
+  SamplingParams sp;
+  sp.temperature = o.temperature;
+  sp.top_p = o.top_p;
+  sp.max_new_tokens = o.max_new_tokens;
+  sp.seed = o.seed;
+  sp.vocab_limit = tok.vocab_size();
+  if (eos >= 0) sp.stop_ids = {eos};
+  generate_batched(*eng, slots, prompts, n, sp, [&](size_t p0, size_t p1, std::vector<Completion>& outs) {
     // decode and judge each completion once: correctness for pass@k, answer key for the cons@k vote
     struct Judged {
       bool correct;
@@ -135,9 +129,7 @@ EvalReport evaluate_with(const std::function<std::unique_ptr<Engine>(int64_t, in
       const size_t pi = p0 + size_t(c.prompt_index);
       // Special tokens stay in the judged text (<think>, </think>, <answer> are special tokens in our tokenizers;
       // skipping them hid every answer from the verifier); only a final EOS is dropped.
-      std::span<const int32_t> body(c.tokens);
-      if (!body.empty() && eos >= 0 && body.back() == eos) body = body.first(body.size() - 1);
-      const std::string text = tok.decode(body);
+      const std::string text = tok.decode(completion_body(c, sp.stop_ids));
       judged.push_back({task->verify(problems[pi], text) == Verdict::Correct, task->answer_key(problems[pi], text)});
       ProblemResult& r = results[pi];
       r.n += 1;
@@ -163,7 +155,7 @@ EvalReport evaluate_with(const std::function<std::unique_ptr<Engine>(int64_t, in
       }
     }
     if (progress) progress(int64_t(p1), int64_t(problems.size()));
-  }
+  });
 
   EvalReport rep;
   rep.options = o;

@@ -96,32 +96,25 @@ RejectionStats rejection_sample(const RejectionOptions& o) {
   const int64_t max_len = std::min<int64_t>(max_prompt + o.max_new_tokens, model->rope.max_pos);
   check(max_prompt < max_len, "rejection-sample: a prompt of {} tokens leaves no room under the model's {} positions",
         max_prompt, model->rope.max_pos);
-  const int64_t slots = std::max<int64_t>(o.k, std::min<int64_t>(o.max_batch, int64_t(problems.size()) * o.k));
+  const int64_t slots = sample_slots(o.max_batch, int64_t(problems.size()), o.k);
   Engine engine(*model, slots, max_len);
 
   RejectionStats st;
   st.problems = int64_t(problems.size());
   for (const auto& l : levels) st.by_level.push_back({l});
   std::vector<ChatSample> kept;
-  const int64_t per_call = std::max<int64_t>(1, slots / o.k);
-  for (size_t p0 = 0; p0 < problems.size(); p0 += size_t(per_call)) {
-    const size_t p1 = std::min(problems.size(), p0 + size_t(per_call));
-    GenerateRequest req;
-    req.prompts.assign(prompts.begin() + int64_t(p0), prompts.begin() + int64_t(p1));
-    req.n = o.k;
-    req.sampling.temperature = o.temperature;
-    req.sampling.top_p = o.top_p;
-    req.sampling.max_new_tokens = o.max_new_tokens;
-    req.sampling.seed = o.seed + p0;
-    req.sampling.vocab_limit = tok.vocab_size();
-    req.sampling.stop_ids = stop;
-    const std::vector<Completion> outs = engine.generate(req);
+  SamplingParams sp;
+  sp.temperature = o.temperature;
+  sp.top_p = o.top_p;
+  sp.max_new_tokens = o.max_new_tokens;
+  sp.seed = o.seed;
+  sp.vocab_limit = tok.vocab_size();
+  sp.stop_ids = stop;
+  generate_batched(engine, slots, prompts, o.k, sp, [&](size_t p0, size_t p1, std::vector<Completion>& outs) {
     std::vector<std::vector<std::string>> texts(p1 - p0);
     for (const Completion& c : outs) {
-      std::vector<int32_t> ids = c.tokens;
-      if (!ids.empty() && std::find(stop.begin(), stop.end(), ids.back()) != stop.end()) ids.pop_back();
       const size_t pi = p0 + size_t(c.prompt_index);
-      texts[pi - p0].push_back(gps[pi].content(tok.decode(ids)));
+      texts[pi - p0].push_back(gps[pi].content(tok.decode(completion_body(c, stop))));
     }
     for (size_t pi = p0; pi < p1; ++pi) {
       const Problem& p = problems[pi];
@@ -149,7 +142,7 @@ RejectionStats rejection_sample(const RejectionOptions& o) {
     if (!o.quiet)
       std::fprintf(stderr, "\rrejection-sample %s: %zu/%zu problems, kept %lld   ", o.task.c_str(), p1,
                    problems.size(), (long long)st.kept);
-  }
+  });
   if (!o.quiet) std::fprintf(stderr, "\n");
   write_chat_jsonl(o.out, kept);
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
