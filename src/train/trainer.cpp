@@ -104,19 +104,9 @@ void check_train_config(const TrainConfig& c) {
 }
 }  // namespace
 
-Trainer::Trainer(Model& m, TrainConfig c, TrainStage& stage)
-    : t_(trainable(m)), c_(std::move(c)), stage_(stage),
-      micro_([&m, &stage](int64_t step, int k) { return stage.micro_step(m, step, k); }),
-      eval_([&m, &stage](int64_t step) { return stage.evaluate(m, step); }),
-      opt_(t_.spans, t_.total, c_.adamw) {
-  check_train_config(c_);
-  make_dirs(c_.out_dir);
-}
-
-Trainer::Trainer(DenseModel& m, TrainConfig c, DenseTrainStage& stage)
-    : t_(trainable(m)), c_(std::move(c)), stage_(stage),
-      micro_([&m, &stage](int64_t step, int k) { return stage.micro_step(m, step, k); }),
-      eval_([&m, &stage](int64_t step) { return stage.evaluate(m, step); }),
+Trainer::Trainer(Trainable t, TrainConfig c, StageBase& stage, std::function<MicroResult(int64_t, int)> micro,
+                 std::function<std::map<std::string, double>(int64_t)> eval)
+    : t_(std::move(t)), c_(std::move(c)), stage_(stage), micro_(std::move(micro)), eval_(std::move(eval)),
       opt_(t_.spans, t_.total, c_.adamw) {
   check_train_config(c_);
   make_dirs(c_.out_dir);

@@ -101,8 +101,12 @@ Trainable trainable(DenseModel& m);   // enables grads
 
 class Trainer {
  public:
-  Trainer(Model& m, TrainConfig c, TrainStage& stage);
-  Trainer(DenseModel& m, TrainConfig c, DenseTrainStage& stage);
+  // M = Model (stage: TrainStage) or DenseModel (stage: DenseTrainStage).
+  template <class M>
+  Trainer(M& m, TrainConfig c, StageFor<M>& stage)
+      : Trainer(trainable(m), std::move(c), stage,
+                [&m, &stage](int64_t step, int k) { return stage.micro_step(m, step, k); },
+                [&m, &stage](int64_t step) { return stage.evaluate(m, step); }) {}
   int64_t resume();          // newest checkpoint's step (0 if none); metrics.jsonl lines past it are dropped
   // Steps until c.steps (or until step `until` when > 0, e.g. to test resume); saves a checkpoint and returns false
   // when it stops early (SIGINT or `until`), true when training is complete.
@@ -115,6 +119,8 @@ class Trainer {
   double train_seconds = 0;                   // wall time in steps (excl. eval / checkpoints) this session
 
  private:
+  Trainer(Trainable t, TrainConfig c, StageBase& stage, std::function<MicroResult(int64_t, int)> micro,
+          std::function<std::map<std::string, double>(int64_t)> eval);
   void log_step(nlohmann::json& j);
   Trainable t_;
   TrainConfig c_;
