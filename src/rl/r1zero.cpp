@@ -10,6 +10,8 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "infer/session.h"
+#include "model/dense.h"
 #include "model/checkpoint.h"
 #include "report/svg.h"
 #include "rl/evaluate.h"
@@ -64,7 +66,6 @@ std::vector<std::string> level_keys(const std::vector<nlohmann::json>& rows, con
 
 EvalReport pipeline_eval(const std::string& dir, const Recipe& r, const std::string& task,
                          const std::vector<std::string>& levels, bool quiet, const std::string& label) {
-  auto m = load_model(dir);
   Tokenizer tok = Tokenizer::load(dir);
   EvalOptions o;
   o.task = task;
@@ -76,13 +77,16 @@ EvalReport pipeline_eval(const std::string& dir, const Recipe& r, const std::str
   o.format = model_prompt_format(dir);
   o.seed = 12345;  // before and after see the same problems and sampling streams
   const double t0 = now_s();
-  return evaluate(*m, tok, o, [&](int64_t done, int64_t total) {
+  auto progress = [&](int64_t done, int64_t total) {
     if (quiet) return;
     const double el = now_s() - t0;
     std::fprintf(stderr, "\reval %s: %lld/%lld problems  %.0fs  ETA %.0fs   ", label.c_str(), (long long)done,
                  (long long)total, el, done ? el * double(total - done) / double(done) : 0.0);
     if (done == total) std::fprintf(stderr, "\n");
-  });
+  };
+  // the base may be a dense Qwen2/Llama model (a dense base recipe, or grpo.init naming one)
+  if (is_dense_model_type(model_type_of(dir))) return evaluate(*load_dense_model(dir), tok, o, progress);
+  return evaluate(*load_model(dir), tok, o, progress);
 }
 
 namespace {
