@@ -73,6 +73,22 @@ TEST(R1ZeroCli, CiRecipeEndToEnd) {
 namespace nanoseek {
 namespace {
 
+// R1-Zero from a dense Qwen2 base (R1 §4.1's RL on Qwen-32B-Base): the base recipe is recipes/ci-student.toml; the
+// pipeline pretrains it, evaluates and RL-trains the dense model, and the result stays a Qwen2 directory.
+TEST(R1ZeroCli, DenseBase) {
+  const std::string bin = NANOSEEK_BINARY, recipe = test::source_dir() + "/recipes/ci-r1zero.toml";
+  const std::string out = ::testing::TempDir() + "nanoseek_r1zero_dense";
+  std::filesystem::remove_all(out);
+  auto [rc, log] = test::run_cmd(bin + " r1zero " + recipe + " --out " + out + " --set r1zero.base_recipe=ci-student.toml");
+  ASSERT_EQ(rc, 0) << log;
+  EXPECT_NE(log.find("model: qwen2 (dense)"), std::string::npos) << log;
+  const auto s = nlohmann::json::parse(read_file(out + "/summary.json"));
+  expect_eval_json(s["before"], "d1");
+  expect_eval_json(s["after"], "d1");
+  for (const char* d : {"/base/final/config.json", "/grpo/final/config.json"})
+    EXPECT_EQ(nlohmann::json::parse(read_file(out + d))["model_type"], "qwen2") << d;
+}
+
 TEST(R1Cli, CiRecipeFourStages) {
   const std::string bin = NANOSEEK_BINARY, recipe = test::source_dir() + "/recipes/ci-r1.toml";
   const std::string out = ::testing::TempDir() + "nanoseek_r1_cli";

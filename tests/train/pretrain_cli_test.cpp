@@ -51,30 +51,14 @@ TEST(PretrainCli, CiTinyEndToEnd) {
 }
 
 // A dense Qwen2 model pretrains through the same command ([model] model_type = "qwen2"): how a distillation
-// student gets its base (recipes/student-base.toml). The loss falls, and the final directory is an HF dense
+// student gets its base (recipes/ci-student.toml here, recipes/student-base.toml for the results). The loss falls, and the final directory is an HF dense
 // directory that `nanoseek eval` runs.
 TEST(PretrainCli, DenseQwen2Student) {
   const std::string bin = NANOSEEK_BINARY, dir = ::testing::TempDir() + "nanoseek_pretrain_dense";
   std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  const std::string ci = read_file(test::source_dir() + "/recipes/ci-tiny.toml");
-  const std::string data = ci.substr(ci.find("[data]"));
-  write_file_atomic(dir + "/student.toml", R"([model]
-model_type = "qwen2"
-hidden_size = 32
-intermediate_size = 64
-num_hidden_layers = 2
-num_attention_heads = 4
-num_key_value_heads = 2
-head_dim = 8
-max_position_embeddings = 256
-rope_theta = 10000.0
-rms_norm_eps = 1e-6
-tie_word_embeddings = true
-
-)" + data);
   const std::string out = dir + "/run";
-  auto [rc, log] = test::run_cmd(bin + " pretrain " + dir + "/student.toml --out " + out + " --set train.steps=20");
+  auto [rc, log] = test::run_cmd(bin + " pretrain " + test::source_dir() + "/recipes/ci-student.toml --out " + out +
+                                 " --set train.steps=20");
   ASSERT_EQ(rc, 0) << log;
   EXPECT_NE(log.find("model: qwen2 (dense)"), std::string::npos) << log;
   const auto cfg = nlohmann::json::parse(read_file(out + "/final/config.json"));
