@@ -45,7 +45,6 @@ const std::string kRoot = [] {
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 std::atomic<double> g_gemm_s{0};
 std::atomic<int64_t> g_gemm_calls{0};
-double g_flops = 0;
 
 }  // namespace
 

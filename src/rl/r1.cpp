@@ -103,6 +103,7 @@ R1ZeroResult run_r1(const std::string& recipe_path, const std::string& out, cons
     ro.levels = levels;
     ro.problems = r.rejection_problems;
     ro.k = int(r.rejection_k);
+    ro.temperature = float(r.rejection_temperature);
     ro.max_new_tokens = int(r.grpo.max_new_tokens);
     ro.seed = r.grpo.seed + 1;
     ro.out = rs;
@@ -120,6 +121,7 @@ R1ZeroResult run_r1(const std::string& recipe_path, const std::string& out, cons
   // 4. all-round RL
   Recipe r2 = r;
   if (!r.rl2_tasks.empty()) r2.grpo.tasks = r.rl2_tasks, r2.grpo.task_weights.clear(), r2.grpo.levels.clear();
+  if (!r.rl2_levels.empty()) r2.grpo.levels = r.rl2_levels;
   if (!r.rl2_rewards.empty()) r2.grpo.rewards = r.rl2_rewards, r2.grpo.reward_weights.clear();
   if (r.rl2_steps > 0) r2.grpo.steps = r.rl2_steps;
   if (!rl("rl-all", out + "/sft-rs/final", r2)) return res;

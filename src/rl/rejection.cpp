@@ -56,6 +56,8 @@ RejectionStats rejection_sample(const RejectionOptions& o) {
   check(o.k >= 1 && o.problems >= 1, "rejection-sample: k ({}) and problems per level ({}) must be >= 1", o.k,
         o.problems);
   check(o.max_new_tokens >= 1 && o.max_batch >= 1, "rejection-sample: max_new_tokens and max_batch must be >= 1");
+  check(o.temperature >= 0 && o.top_p > 0 && o.top_p <= 1,
+        "rejection-sample: temperature ({}) must be >= 0 and top_p ({}) in (0, 1]", o.temperature, o.top_p);
   auto task = make_task(o.task);
   const auto known = task->levels();
   const std::vector<std::string> levels = o.levels.empty() ? known : o.levels;

@@ -58,7 +58,9 @@ struct Recipe {
   double sft_epochs = 2.0, sft_lr = 3e-4;
   int64_t rl1_steps = 0;                  // 0 = grpo.steps
   int64_t rejection_problems = 100, rejection_k = 8;  // problems per level, samples per problem
+  double rejection_temperature = 0.6;     // rejection sampling temperature (higher: more distinct samples)
   std::vector<std::string> rl2_tasks;     // all-round RL tasks (default grpo.tasks)
+  std::vector<std::string> rl2_levels;    // all-round RL levels (default: every level of rl2_tasks, else grpo.levels)
   std::vector<std::string> rl2_rewards;   // default grpo.rewards
   int64_t rl2_steps = 0;                  // 0 = grpo.steps
 };

@@ -107,6 +107,10 @@ TEST(R1Cli, CiRecipeFourStages) {
     EXPECT_TRUE(file_exists(out + "/" + f)) << f;
   // the rejection-sampling SFT data holds at least the cold-start samples
   EXPECT_GE(read_chat_lines(out + "/sft-rs.jsonl"), 16);
+  // r1.rl2_levels keeps the all-round RL on d1 although r1.rl2_tasks is set (which alone means every level)
+  const std::string m = read_file(out + "/rl-all/metrics.jsonl");
+  EXPECT_NE(m.find("\"rewards/accuracy/d1\""), std::string::npos) << m;
+  EXPECT_EQ(m.find("\"rewards/accuracy/d2\""), std::string::npos) << m;
 }
 
 }  // namespace
