@@ -8,6 +8,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/model.h"
@@ -84,6 +85,19 @@ int64_t sample_slots(int64_t max_batch, int64_t prompts, int n);  // max(n, min(
 void generate_batched(Engine& e, int64_t slots, const std::vector<std::vector<int32_t>>& prompts, int n,
                       const SamplingParams& sampling,
                       const std::function<void(size_t p0, size_t p1, std::vector<Completion>& outs)>& on_batch);
+// The sampling of the R1-protocol tools (evaluation, rejection sampling, distillation) from their options `o`
+// (temperature, top_p, max_new_tokens, seed): ids below vocab_limit, stopping at stop_ids.
+template <class Options>
+SamplingParams protocol_sampling(const Options& o, int64_t vocab_limit, std::vector<int32_t> stop_ids) {
+  SamplingParams sp;
+  sp.temperature = o.temperature;
+  sp.top_p = o.top_p;
+  sp.max_new_tokens = o.max_new_tokens;
+  sp.seed = o.seed;
+  sp.vocab_limit = vocab_limit;
+  sp.stop_ids = std::move(stop_ids);
+  return sp;
+}
 // The completion's tokens without the stop token that ended it (a final id in stop_ids).
 std::span<const int32_t> completion_body(const Completion& c, const std::vector<int32_t>& stop_ids);
 

@@ -234,13 +234,7 @@ DistillResult run_distill(const DistillOptions& o) {
   check(K <= Vs, "distill: --kd-topk {} exceeds the vocabulary ({})", K, Vs);
   std::vector<Example> examples;
   std::string jsonl;
-  SamplingParams sp;
-  sp.temperature = o.temperature;
-  sp.top_p = o.top_p;
-  sp.max_new_tokens = o.max_new_tokens;
-  sp.seed = o.seed;
-  sp.vocab_limit = Vs;
-  sp.stop_ids = teacher.stop_ids;
+  const SamplingParams sp = protocol_sampling(o, Vs, teacher.stop_ids);
   generate_batched(*engine, slots, prompts, o.k, sp, [&](size_t p0, size_t p1, std::vector<Completion>& outs) {
     for (const Completion& c : outs) {
       const size_t pi = p0 + size_t(c.prompt_index);

@@ -111,13 +111,9 @@ EvalReport evaluate_with(const std::function<std::unique_ptr<Engine>(int64_t, in
   const std::unique_ptr<Engine> eng = make_engine(slots, max_len);
 
   std::vector<ProblemResult> results(problems.size());
-  SamplingParams sp;
-  sp.temperature = o.temperature;
-  sp.top_p = o.top_p;
-  sp.max_new_tokens = o.max_new_tokens;
-  sp.seed = o.seed;
-  sp.vocab_limit = tok.vocab_size();
-  if (eos >= 0) sp.stop_ids = {eos};
+  std::vector<int32_t> stop_ids;
+  if (eos >= 0) stop_ids.push_back(eos);
+  const SamplingParams sp = protocol_sampling(o, tok.vocab_size(), stop_ids);
   generate_batched(*eng, slots, prompts, n, sp, [&](size_t p0, size_t p1, std::vector<Completion>& outs) {
     // decode and judge each completion once: correctness for pass@k, answer key for the cons@k vote
     struct Judged {

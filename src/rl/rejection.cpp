@@ -105,13 +105,7 @@ RejectionStats rejection_sample(const RejectionOptions& o) {
   st.problems = int64_t(problems.size());
   for (const auto& l : levels) st.by_level.push_back({l});
   std::vector<ChatSample> kept;
-  SamplingParams sp;
-  sp.temperature = o.temperature;
-  sp.top_p = o.top_p;
-  sp.max_new_tokens = o.max_new_tokens;
-  sp.seed = o.seed;
-  sp.vocab_limit = tok.vocab_size();
-  sp.stop_ids = stop;
+  const SamplingParams sp = protocol_sampling(o, tok.vocab_size(), stop);
   generate_batched(engine, slots, prompts, o.k, sp, [&](size_t p0, size_t p1, std::vector<Completion>& outs) {
     std::vector<std::vector<std::string>> texts(p1 - p0);
     for (const Completion& c : outs) {
