@@ -27,8 +27,7 @@ int run_eval(EvalCli& c) {
   c.o.split = parse_split(c.split);
   // auto: the prompt format recorded in the model directory (eval.json "prompt_format"; r1-zero when absent)
   c.o.format = c.format == "auto" ? model_prompt_format(c.model) : parse_prompt_format(c.format);
-  TextModel tm = load_text_model(c.model);   // DeepSeek-V3 or dense (qwen2/llama) directory
-  const Tokenizer& tok = tm.tok;
+  const TextModel tm = load_text_model(c.model);   // DeepSeek-V3 or dense (qwen2/llama) directory
   const auto t0 = std::chrono::steady_clock::now();
   auto progress = [&](int64_t done, int64_t total) {
     double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -36,7 +35,7 @@ int run_eval(EvalCli& c) {
     std::fprintf(stderr, "\reval %s: %lld/%lld problems  %.0fs elapsed  ETA %.0fs   ", c.o.task.c_str(),
                  (long long)done, (long long)total, el, eta);
   };
-  EvalReport r = tm.model ? evaluate(*tm.model, tok, c.o, progress) : evaluate(*tm.dense, tok, c.o, progress);
+  EvalReport r = evaluate(tm, c.o, progress);
   std::fprintf(stderr, "\n");
   write_file_atomic(c.out, r.to_json().dump(2) + "\n");
   std::string md_path = c.out.size() > 5 && c.out.ends_with(".json") ? c.out.substr(0, c.out.size() - 5) + ".md"

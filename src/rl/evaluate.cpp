@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "infer/engine.h"
+#include "infer/session.h"
 #include "model/dense.h"
 
 namespace nanoseek {
@@ -178,6 +179,11 @@ EvalReport evaluate(const DenseModel& m, const Tokenizer& tok, const EvalOptions
                     const std::function<void(int64_t, int64_t)>& progress) {
   auto make = [&](int64_t slots, int64_t len) { return std::make_unique<Engine>(m, slots, len); };
   return evaluate_with(make, m.rope.max_pos, tok, o, progress);
+}
+
+EvalReport evaluate(const TextModel& m, const EvalOptions& o, const std::function<void(int64_t, int64_t)>& progress) {
+  auto make = [&](int64_t slots, int64_t len) { return m.make_engine(slots, len); };
+  return evaluate_with(make, m.max_positions(), m.tok, o, progress);
 }
 
 }  // namespace nanoseek

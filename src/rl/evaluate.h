@@ -55,5 +55,9 @@ EvalReport evaluate(const Model& m, const Tokenizer& tok, const EvalOptions& o,
 class DenseModel;
 EvalReport evaluate(const DenseModel& m, const Tokenizer& tok, const EvalOptions& o,
                     const std::function<void(int64_t, int64_t)>& progress = {});
+// Either architecture, as a loaded model directory (infer/session.h load_text_model) with its own tokenizer.
+struct TextModel;
+EvalReport evaluate(const TextModel& m, const EvalOptions& o,
+                    const std::function<void(int64_t, int64_t)>& progress = {});
 
 }  // namespace nanoseek

@@ -11,7 +11,6 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "infer/session.h"
-#include "model/dense.h"
 #include "model/checkpoint.h"
 #include "report/svg.h"
 #include "rl/evaluate.h"
@@ -66,7 +65,6 @@ std::vector<std::string> level_keys(const std::vector<nlohmann::json>& rows, con
 
 EvalReport pipeline_eval(const std::string& dir, const Recipe& r, const std::string& task,
                          const std::vector<std::string>& levels, bool quiet, const std::string& label) {
-  Tokenizer tok = Tokenizer::load(dir);
   EvalOptions o;
   o.task = task;
   o.levels = levels;
@@ -85,8 +83,7 @@ EvalReport pipeline_eval(const std::string& dir, const Recipe& r, const std::str
     if (done == total) std::fprintf(stderr, "\n");
   };
   // the base may be a dense Qwen2/Llama model (a dense base recipe, or grpo.init naming one)
-  if (is_dense_model_type(model_type_of(dir))) return evaluate(*load_dense_model(dir), tok, o, progress);
-  return evaluate(*load_model(dir), tok, o, progress);
+  return evaluate(load_text_model(dir), o, progress);
 }
 
 namespace {
