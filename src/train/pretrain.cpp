@@ -108,6 +108,8 @@ template <class M>
 PretrainResult train_pretrain(const Recipe& r, M& m, const Corpus& c, const std::string& out, bool resume, bool quiet,
                               std::chrono::steady_clock::time_point t0) {
   constexpr bool kMoE = std::is_same_v<M, Model>;
+  check(m.cfg.vocab_size >= c.tok.vocab_size(), "{}: model.vocab_size {} is smaller than the tokenizer's {}", r.path,
+        m.cfg.vocab_size, c.tok.vocab_size());
   check(r.seq_len <= m.cfg.max_position_embeddings, "{}: train.seq_len {} exceeds max_position_embeddings {}", r.path,
         r.seq_len, m.cfg.max_position_embeddings);
   m.enable_grad();
@@ -205,10 +207,6 @@ PretrainResult run_pretrain(const std::string& recipe_path, const std::string& o
 
   const nlohmann::json cj = model_config_json(r, c.tok.vocab_size(), c.tok.bos_id(), c.tok.eos_id());
   const std::string label = r.path + " [model]";
-  const int64_t vocab = cj.contains("vocab_size") && cj["vocab_size"].is_number_integer()
-                            ? cj["vocab_size"].get<int64_t>() : 0;
-  check(vocab >= c.tok.vocab_size(), "{}: model.vocab_size {} is smaller than the tokenizer's {}", r.path, vocab,
-        c.tok.vocab_size());
   if (cj.contains("model_type") && cj["model_type"].is_string() &&
       is_dense_model_type(cj["model_type"].get<std::string>())) {
     DenseModel m(parse_dense_config(cj, label));
