@@ -120,7 +120,7 @@ void bench(const std::string& path, const Opts& o) {
   Model m(cfg);
   init_weights(m, 1);
   m.enable_grad();
-  AdamW opt(m.layout, {});
+  AdamW opt(m, {});
   Workspace ws = plan_workspace(cfg, o.B, o.T, true);
   std::vector<int32_t> ids(o.B * o.T), tg(o.B * o.T);
   Rng r(0);

@@ -1,7 +1,8 @@
 // nanoseek distill --teacher DIR --student CONFIG.json|DIR --task T --problems N --k K --out DIR
 //                  [--levels L1,L2 --kd-topk K2 --kd-weight W --steps S --lr LR --batch B ...]
-// The teacher samples k completions per training problem; the correct, well-formatted ones train a dense
-// Qwen2/Llama student by SFT (+ optional top-k logit KD). Writes OUT/final (HF dense dir + tokenizer + eval.json),
+// The teacher samples k completions per training problem; the correct, well-formatted ones train the student (any
+// architecture, R1's dense Qwen2/Llama students included) by SFT (+ optional top-k logit KD). Writes OUT/final (HF
+// model dir + tokenizer + eval.json),
 // OUT/metrics.jsonl and OUT/distill.jsonl (rl/distill.h).
 #include <fmt/format.h>
 
@@ -32,14 +33,14 @@ int run(DistillCli& c) {
   return 0;
 }
 
-const bool registered = cli::add_command({"distill", "Distil a teacher's verified samples into a dense Qwen2/Llama "
-                                          "student (SFT + optional top-k logit KD)", 75,
+const bool registered = cli::add_command({"distill", "Distil a teacher's verified samples into a student (a dense "
+                                          "Qwen2/Llama or DeepSeek-V3 model; SFT + optional top-k logit KD)", 75,
     [](CLI::App& app) -> cli::Runner {
       auto c = std::make_shared<DistillCli>();
       DistillOptions& o = c->o;
-      app.add_option("--teacher", o.teacher, "Teacher model directory (DeepSeek-V3 or dense, with tokenizer)")
+      app.add_option("--teacher", o.teacher, "Teacher model directory (any architecture, with tokenizer)")
           ->required();
-      app.add_option("--student", o.student, "Student: qwen2/llama config JSON (vocab from the teacher) or dense dir")
+      app.add_option("--student", o.student, "Student: config JSON of any model_type (vocab from the teacher) or a model dir")
           ->required();
       app.add_option("--task", o.task, "Task: add, add-zh, mul, countdown")->required();
       app.add_option("--out", o.out, "Output directory")->required();

@@ -1,5 +1,6 @@
 // nanoseek logits --model DIR --ids 3,17,5 --out FILE.npy — float32 logits [T, vocab] of the main head for one
-// token sequence, as a NumPy .npy file (the parity hook: compare against any other implementation).
+// token sequence, as a NumPy .npy file (the parity hook: compare against any other implementation). Either
+// architecture (config.json's model_type).
 #include <fmt/format.h>
 
 #include <memory>
@@ -7,7 +8,7 @@
 #include "cli/command.h"
 #include "core/error.h"
 #include "core/npy.h"
-#include "model/checkpoint.h"
+#include "model/language_model.h"
 
 namespace nanoseek {
 namespace {
@@ -41,14 +42,14 @@ std::vector<int32_t> parse_ids(const std::string& s) {
 
 int run_logits(const LogitsOpts& o) {
   std::vector<int32_t> ids = parse_ids(o.ids);
-  auto m = load_model(o.model);
+  const auto m = load_language_model(o.model);
   const int64_t T = int64_t(ids.size());
-  Workspace ws = plan_workspace(m->cfg, 1, T, false);
+  const auto acts = m->plan(1, T, false);
   Batch b{1, T, ids.data(), nullptr, nullptr};
-  m->forward(b, ws, {});
-  const int64_t shape[2] = {T, m->cfg.vocab_size};
-  write_npy(o.out, ws.logits.data(), shape);
-  fmt::print("wrote {} [{}, {}]\n", o.out, T, m->cfg.vocab_size);
+  m->forward(b, *acts, {});
+  const int64_t shape[2] = {T, m->vocab_size()};
+  write_npy(o.out, acts->logits.data(), shape);
+  fmt::print("wrote {} [{}, {}]\n", o.out, T, m->vocab_size());
   return 0;
 }
 

@@ -1,7 +1,8 @@
 // The generation engine: prefill, then KV-cached decode with the compressed MLA cache and absorbed attention
 // (spec §1.5–§1.6), for a batch of sequences with different prompt and output lengths in one engine step.
 // G samples of one prompt share its prefill (the cache rows of the prompt are copied, not recomputed).
-// Dense students (model/dense.h) run through the same loop with a per-layer K/V cache (infer/dense_engine.cpp).
+// Any LanguageModel: only its DecodeCore (the attention over the cache) is per architecture — the compressed MLA
+// cache of DeepSeek-V3, the GQA K/V cache of dense students; everything here exists once.
 // The engine reads the model's weights in place: a trainer updating them is seen by the next generate call.
 #pragma once
 #include <cstdint>
@@ -11,7 +12,9 @@
 #include <utility>
 #include <vector>
 
-#include "model/model.h"
+#include <memory>
+
+#include "model/language_model.h"
 
 namespace nanoseek {
 
@@ -46,23 +49,11 @@ struct GenerateRequest {
   std::function<std::string(const std::vector<int32_t>&)> detokenize;  // needed only for stop_strings
 };
 
-struct CachePlan {
-  int64_t slots = 0, max_len = 0, layers = 0, values_per_token = 0;  // values per token per layer
-  size_t bytes = 0;
-  std::string kind = "compressed MLA";  // what a cached row holds
-  std::string describe() const;
-};
-
-class DenseModel;
-struct EngineCore;
-
 class Engine {
  public:
-  // Reserves the compressed cache for `max_batch` concurrent sequences of up to `max_len` tokens
-  // (prompt + generated); the cache plan is printed by describe().
-  Engine(const Model& m, int64_t max_batch, int64_t max_len);
-  // Dense student: per layer, post-RoPE K and V of every kv head ([slots][max_len][2·Hkv·D] floats).
-  Engine(const DenseModel& m, int64_t max_batch, int64_t max_len);
+  // Reserves the model's cache for `max_batch` concurrent sequences of up to `max_len` tokens (prompt +
+  // generated); plan().describe() says what it holds and its size.
+  Engine(const LanguageModel& m, int64_t max_batch, int64_t max_len);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -74,7 +65,7 @@ class Engine {
   std::vector<float> prefill_logits(const std::vector<int32_t>& tokens);
 
  private:
-  EngineCore* core_;
+  std::unique_ptr<DecodeCore> core_;
 };
 
 // Many prompts × n samples each through one engine of `slots` slots, at most max(1, slots / n) prompts per call, so

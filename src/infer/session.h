@@ -1,21 +1,19 @@
 // A model directory ready to generate text: weights + its tokenizer (a model directory carries its tokenizer
 // files; using one without them is an error) + the chat template it was trained with. config.json's model_type
-// picks the architecture: deepseek_v3/v2 → Model, qwen2/llama (the R1-Distill students) → DenseModel.
+// picks the architecture (model/language_model.h load_language_model): DeepSeek-V3/V2 or a dense Qwen2/Llama.
 #pragma once
 #include <memory>
 #include <string>
 
 #include "infer/engine.h"
-#include "model/dense.h"
-#include "model/model.h"
+#include "model/language_model.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace nanoseek {
 
 struct TextModel {
-  std::unique_ptr<Model> model;        // set for DeepSeek-V3/V2 directories
-  std::unique_ptr<DenseModel> dense;   // set for qwen2/llama directories (exactly one of the two is set)
+  std::unique_ptr<LanguageModel> model;
   Tokenizer tok;
   ChatTemplate chat;
   std::vector<int32_t> stop_ids;  // EOS and the template's end-of-turn token, when the vocabulary has them
@@ -25,9 +23,6 @@ struct TextModel {
   // An engine over whichever model is loaded (reads its weights in place).
   std::unique_ptr<Engine> make_engine(int64_t max_batch, int64_t max_len) const;
 };
-
-// "deepseek_v3" etc. or "qwen2"/"llama": DIR/config.json's model_type (Error naming the file when unreadable).
-std::string model_type_of(const std::string& dir);
 
 TextModel load_text_model(const std::string& dir);
 

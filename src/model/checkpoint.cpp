@@ -97,4 +97,11 @@ void save_model(const Model& m, const std::string& dir, DType dtype, size_t max_
   save_config(m.cfg, dir + "/config.json");
 }
 
+void Model::init(uint64_t seed) { init_weights(*this, seed); }
+void Model::save(const std::string& dir, DType dtype, size_t max_shard_bytes) const {
+  save_model(*this, dir, dtype, max_shard_bytes);
+}
+void Model::load_weights(const std::string& dir) { nanoseek::load_weights(*this, dir); }
+nlohmann::json Model::config_json() const { return config_to_json(cfg); }
+
 }  // namespace nanoseek

@@ -23,7 +23,6 @@ using json = nlohmann::json;
 
 // ---------------------------------------------------------------- config
 
-bool is_dense_model_type(const std::string& t) { return t == "qwen2" || t == "llama"; }
 
 namespace {
 
@@ -234,19 +233,16 @@ DenseActs plan_dense_acts(const DenseConfig& c, int64_t B, int64_t T) {
   for (auto* v : {&a.dx, &a.dmid, &a.dn}) v->resize(N * d);
   for (auto* v : {&a.dk, &a.dv}) v->resize(N * kvd);
   for (auto* v : {&a.da, &a.db, &a.dh}) v->resize(N * F);
-  return a;
-}
-
-size_t DenseActs::bytes() const {
   size_t n = 0;
-  for (const auto& l : layers)
+  for (const auto& l : a.layers)
     for (const auto* v : {&l.x_in, &l.n1, &l.rstd1, &l.q, &l.k, &l.v, &l.P, &l.att, &l.x_mid, &l.n2, &l.rstd2,
                           &l.a, &l.b, &l.hact})
       n += v->size();
-  for (const auto* v : {&x_final, &nf, &rstdf, &logits, &kx, &vx, &dkx, &dvx, &dx, &dmid, &dn, &datt, &dq, &dk,
-                        &dv, &da, &db, &dh})
+  for (const auto* v : {&a.x_final, &a.nf, &a.rstdf, &a.logits, &a.kx, &a.vx, &a.dkx, &a.dvx, &a.dx, &a.dmid, &a.dn,
+                        &a.datt, &a.dq, &a.dk, &a.dv, &a.da, &a.db, &a.dh})
     n += v->size();
-  return n * sizeof(float) + pos.size() * sizeof(int32_t);
+  a.bytes = n * sizeof(float) + a.pos.size() * sizeof(int32_t);
+  return a;
 }
 
 // ---------------------------------------------------------------- model
@@ -373,21 +369,32 @@ DenseStats DenseModel::forward(const Batch& b, DenseActs& A) const {
 }
 
 void DenseModel::backward(const Batch& b, DenseActs& A, const float* extra_dlogits) {
+  check(b.targets != nullptr, "dense backward: the batch has no targets");
+  backward_impl(b, A, nullptr, extra_dlogits);
+}
+
+void DenseModel::backward_from_logits(const Batch& b, DenseActs& A, const float* dlogits) {
+  check(dlogits != nullptr, "backward_from_logits: dlogits is null");
+  backward_impl(b, A, dlogits, nullptr);
+}
+
+void DenseModel::backward_impl(const Batch& b, DenseActs& A, const float* dlogits_given, const float* extra_dlogits) {
   const DenseConfig& c = cfg;
   check(!grads.empty(), "dense backward: call enable_grad() first");
-  check(b.targets != nullptr, "dense backward: the batch has no targets");
   check(b.B == A.B && b.T == A.T, "dense backward: batch {}x{} does not match the activations", b.B, b.T);
   const int64_t B = b.B, T = b.T, N = B * T, d = c.hidden_size, V = c.vocab_size, F = c.intermediate_size;
   const int64_t H = c.num_attention_heads, Hkv = c.num_key_value_heads, D = c.head_dim;
   const int64_t qd = H * D, kvd = Hkv * D;
   const float scale = float(1.0 / std::sqrt(double(D)));
-  int64_t count = 0;
-  for (int64_t n = 0; n < N; ++n) count += b.targets[n] >= 0;
   // head: logits become their gradient in place
   float* dlogits = A.logits.data();
-  if (b.weights) {   // loss = Σ w_n·CE_n: row n of the gradient scaled by w_n
+  if (dlogits_given) {
+    std::memcpy(dlogits, dlogits_given, sizeof(float) * size_t(N * V));
+  } else if (b.weights) {   // loss = Σ w_n·CE_n: row n of the gradient scaled by w_n
     cross_entropy_backward(dlogits, dlogits, b.targets, N, V, 1.f, b.weights);
   } else {
+    int64_t count = 0;
+    for (int64_t n = 0; n < N; ++n) count += b.targets[n] >= 0;
     cross_entropy_backward(dlogits, dlogits, b.targets, N, V, count ? 1.f / float(count) : 0.f);
   }
   if (extra_dlogits)
@@ -496,5 +503,55 @@ void save_dense_model(const DenseModel& m, const std::string& dir, DType dtype, 
   j["torch_dtype"] = dtype == DType::BF16 ? "bfloat16" : "float32";
   write_file_atomic(dir + "/config.json", j.dump(2) + "\n");
 }
+
+// ---------------------------------------------------------------- LanguageModel
+
+namespace {
+DenseActs& dense_acts_of(Activations& a) {
+  auto* d = dynamic_cast<DenseActs*>(&a);
+  check(d != nullptr, "dense model: the activations were planned by another architecture");
+  return *d;
+}
+int64_t token_id_field(const json& extra, const char* key) {
+  const auto it = extra.find(key);
+  return it != extra.end() && it->is_number_integer() ? it->get<int64_t>() : -1;
+}
+}  // namespace
+
+int64_t DenseModel::bos_id() const { return token_id_field(cfg.extra, "bos_token_id"); }
+int64_t DenseModel::eos_id() const { return token_id_field(cfg.extra, "eos_token_id"); }
+json DenseModel::config_json() const { return dense_config_json(cfg); }
+std::vector<ParamSpan> DenseModel::trainable_spans() const {
+  std::vector<ParamSpan> out;
+  for (size_t i = 0; i < layout.specs.size(); ++i)
+    out.push_back({layout.offsets[i], size_t(layout.specs[i].numel()), layout.specs[i].shape.size() >= 2});
+  return out;
+}
+std::unique_ptr<Activations> DenseModel::plan(int64_t B, int64_t T, bool) const {
+  return std::make_unique<DenseActs>(plan_dense_acts(cfg, B, T));
+}
+StepStats DenseModel::forward(const Batch& b, Activations& acts, const LossConfig&) const {
+  DenseStats d = forward(b, dense_acts_of(acts));
+  StepStats st;
+  st.loss = st.ce = d.loss;
+  st.ce_count = d.count;
+  st.token_logprobs = std::move(d.token_logprobs);
+  return st;
+}
+void DenseModel::backward(const Batch& b, Activations& acts, const LossConfig&, const float* extra_dlogits) {
+  backward(b, dense_acts_of(acts), extra_dlogits);
+}
+void DenseModel::backward_from_logits(const Batch& b, Activations& acts, const float* dlogits) {
+  backward_from_logits(b, dense_acts_of(acts), dlogits);
+}
+std::unique_ptr<LanguageModel> DenseModel::clone() const {
+  auto m = std::make_unique<DenseModel>(cfg);
+  m->params = params;
+  return m;
+}
+void DenseModel::save(const std::string& dir, DType dtype, size_t max_shard_bytes) const {
+  save_dense_model(*this, dir, dtype, max_shard_bytes);
+}
+void DenseModel::load_weights(const std::string& dir) { load_dense_weights(*this, dir); }
 
 }  // namespace nanoseek

@@ -20,7 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/dtype.h"
-#include "model/model.h"   // Batch
+#include "model/language_model.h"
 #include "model/weights.h" // Init
 #include "ops/rope_half.h"
 
@@ -43,7 +43,6 @@ struct DenseConfig {
 DenseConfig parse_dense_config(const nlohmann::json& j, const std::string& label);
 DenseConfig load_dense_config(const std::string& dir);          // DIR/config.json
 nlohmann::json dense_config_json(const DenseConfig& c);         // HF config.json content (extra fields kept)
-bool is_dense_model_type(const std::string& model_type);       // "qwen2", "llama"
 std::vector<std::string> dense_config_keys();                   // the config.json fields parse_dense_config reads
 
 struct DenseLayerWeights {
@@ -95,16 +94,13 @@ struct DenseLayerActs {
   std::vector<float> x_mid, n2, rstd2;  // [N,d] [N,d] [N]
   std::vector<float> a, b, hact;        // [N,F] gate out, up out, silu(a)⊙b
 };
-struct DenseActs {
-  int64_t B = 0, T = 0;
+struct DenseActs final : Activations {  // B, T, logits [N,V] and bytes (the planned total) in Activations
   std::vector<int32_t> pos;             // [N]
   std::vector<DenseLayerActs> layers;
   std::vector<float> x_final, nf, rstdf;  // [N,d] [N,d] [N]
-  std::vector<float> logits;            // [N,V] (its gradient after backward)
   // scratch shared by all layers in backward / GQA expansion
   std::vector<float> kx, vx, dkx, dvx;  // [N,H*D]
   std::vector<float> dx, dmid, dn, datt, dq, dk, dv, da, db, dh;
-  size_t bytes() const;
 };
 DenseActs plan_dense_acts(const DenseConfig& c, int64_t B, int64_t T);
 
@@ -114,7 +110,7 @@ struct DenseStats {
   std::vector<float> token_logprobs;   // [N] log p(target) (0 where ignored); filled when targets are given
 };
 
-class DenseModel {
+class DenseModel final : public LanguageModel {
  public:
   explicit DenseModel(const DenseConfig& c);
   DenseModel(const DenseModel&) = delete;
@@ -128,10 +124,6 @@ class DenseModel {
   DenseWeights g;
   RopeHalfTable rope;
 
-  void enable_grad();
-  void zero_grad();
-  // normal(0, initializer_range) for matrices, norms 1, biases 0; deterministic per (seed, tensor index).
-  void init(uint64_t seed);
 
   // acts.logits = [N,V] logits; loss when b.targets is set. Per-token weights (Batch::weights, when that field
   // exists and is set) replace the mean as in Model: loss = Σ_t w_t·CE_t — how SFT, GRPO and KD drive the student.
@@ -140,6 +132,38 @@ class DenseModel {
   // extra_dlogits [N,V] (optional) is added to d(loss)/d(logits) first: the hook for a loss the caller computes on
   // acts.logits after forward (the distillation KL, rl/kd_loss.h), so the gradient is that of stats.loss + extra.
   void backward(const Batch& b, DenseActs& acts, const float* extra_dlogits = nullptr);
+  // Backward from a caller-given gradient of the logits [N,V] alone (b.targets may be null).
+  void backward_from_logits(const Batch& b, DenseActs& acts, const float* dlogits);
+
+  // --- LanguageModel
+  const std::string& model_type() const override { return cfg.model_type; }
+  int64_t vocab_size() const override { return cfg.vocab_size; }
+  int64_t hidden_size() const override { return cfg.hidden_size; }
+  int64_t max_positions() const override { return rope.max_pos; }
+  int64_t bos_id() const override;
+  int64_t eos_id() const override;
+  nlohmann::json config_json() const override;
+  std::span<float> param_buffer() override { return params; }
+  std::span<const float> param_buffer() const override { return params; }
+  std::span<float> grad_buffer() override { return grads; }
+  float* head_weights() override { return w.lm_head; }
+  void enable_grad() override;
+  void zero_grad() override;
+  // Every tensor trainable; decay on matrices and embeddings, not on norm gains or biases.
+  std::vector<ParamSpan> trainable_spans() const override;
+  // normal(0, initializer_range) for matrices, norms 1, biases 0; deterministic per (seed, tensor index).
+  void init(uint64_t seed) override;
+  std::unique_ptr<Activations> plan(int64_t B, int64_t T, bool with_grad) const override;
+  StepStats forward(const Batch& b, Activations& acts, const LossConfig& lc) const override;
+  void backward(const Batch& b, Activations& acts, const LossConfig& lc, const float* extra_dlogits) override;
+  void backward_from_logits(const Batch& b, Activations& acts, const float* dlogits) override;
+  std::unique_ptr<DecodeCore> decode_core(int64_t slots, int64_t max_len) const override;
+  std::unique_ptr<LanguageModel> clone() const override;
+  void save(const std::string& dir, DType dtype, size_t max_shard_bytes) const override;
+  void load_weights(const std::string& dir) override;
+
+ private:
+  void backward_impl(const Batch& b, DenseActs& acts, const float* dlogits_given, const float* extra_dlogits);
 };
 
 // Loads config.json + safetensors (single file or sharded index; F32/BF16/F16) from an HF directory. Every tensor

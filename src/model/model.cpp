@@ -144,17 +144,18 @@ StepStats Model::forward(const Batch& b, Workspace& ws, const LossConfig& lc) co
   return st;
 }
 
-void Model::backward(const Batch& b, Workspace& ws, const LossConfig& lc) {
+void Model::backward(const Batch& b, Workspace& ws, const LossConfig& lc, const float* extra_dlogits) {
   check(b.targets != nullptr, "backward: the batch has no targets");
-  backward_impl(b, ws, lc, nullptr);
+  backward_impl(b, ws, lc, nullptr, extra_dlogits);
 }
 
 void Model::backward_from_logits(const Batch& b, Workspace& ws, const float* dlogits) {
   check(dlogits != nullptr, "backward_from_logits: dlogits is null");
-  backward_impl(b, ws, LossConfig{0.0, 0.0}, dlogits);
+  backward_impl(b, ws, LossConfig{0.0, 0.0}, dlogits, nullptr);
 }
 
-void Model::backward_impl(const Batch& b, Workspace& ws, const LossConfig& lc, const float* dlogits_given) {
+void Model::backward_impl(const Batch& b, Workspace& ws, const LossConfig& lc, const float* dlogits_given,
+                          const float* extra_dlogits) {
   const ModelConfig& c = cfg;
   check(!grads.empty(), "backward: call enable_grad() first");
   check(ws.with_grad, "backward: the workspace was planned without gradients");
@@ -179,6 +180,8 @@ void Model::backward_impl(const Batch& b, Workspace& ws, const LossConfig& lc, c
     for (int64_t n = 0; n < N; ++n) count += b.targets[n] >= 0;
     if (b.weights) cross_entropy_backward(dlogits, ws.logits.data(), b.targets, N, V, 1.f, b.weights);
     else cross_entropy_backward(dlogits, ws.logits.data(), b.targets, N, V, count ? 1.f / float(count) : 0.f);
+    if (extra_dlogits)
+      for (int64_t i = 0; i < N * V; ++i) dlogits[i] += extra_dlogits[i];
   }
   float* dxnf = ws.scratch(S_DHEAD, N * d);
   linear_backward_input(dxnf, dlogits, w.lm_head, N, d, V);
@@ -245,6 +248,35 @@ void Model::backward_impl(const Batch& b, Workspace& ws, const LossConfig& lc, c
     dcur = dx_in;
   }
   embed_rows_backward(g.embed, dcur, b.ids, N, d);
+}
+
+// ---------------------------------------------------------------- LanguageModel
+
+namespace {
+Workspace& workspace_of(Activations& a) {
+  auto* ws = dynamic_cast<Workspace*>(&a);
+  check(ws != nullptr, "DeepSeek-V3 model: the activations were planned by another architecture");
+  return *ws;
+}
+}  // namespace
+
+std::unique_ptr<Activations> Model::plan(int64_t B, int64_t T, bool with_grad) const {
+  return std::make_unique<Workspace>(plan_workspace(cfg, B, T, with_grad));
+}
+StepStats Model::forward(const Batch& b, Activations& acts, const LossConfig& lc) const {
+  return forward(b, workspace_of(acts), lc);
+}
+void Model::backward(const Batch& b, Activations& acts, const LossConfig& lc, const float* extra_dlogits) {
+  backward(b, workspace_of(acts), lc, extra_dlogits);
+}
+void Model::backward_from_logits(const Batch& b, Activations& acts, const float* dlogits) {
+  backward_from_logits(b, workspace_of(acts), dlogits);
+}
+std::vector<ParamSpan> Model::trainable_spans() const { return nanoseek::trainable_spans(layout); }
+std::unique_ptr<LanguageModel> Model::clone() const {
+  auto m = std::make_unique<Model>(cfg);
+  m->params = params;
+  return m;
 }
 
 }  // namespace nanoseek

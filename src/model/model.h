@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "model/config.h"
+#include "model/language_model.h"
 #include "model/weights.h"
 #include "model/workspace.h"
 #include "ops/moe_router.h"
@@ -15,31 +16,7 @@
 
 namespace nanoseek {
 
-struct Batch {
-  int64_t B = 0, T = 0;
-  const int32_t* ids = nullptr;      // [B,T]
-  const int32_t* targets = nullptr;  // [B,T] next-token targets, −1 = ignored; nullptr = logits only
-  const int32_t* seg = nullptr;      // [B,T] packed-sample ids (attention stays within a sample); nullptr = none
-  // [B,T] per-token weights of the main next-token term: ce = Σ_t w_t·CE_t instead of the mean over valid targets.
-  // How SFT masks, GRPO (w_t = −dL/dlogp_t) and distillation put their own objective on the same backward.
-  const float* weights = nullptr;
-};
-
-struct LossConfig {
-  double mtp_lambda = 0.3;      // λ (spec §3.1): L_mtp = λ/D Σ_k CE_k; 0 = the MTP modules are not run at all
-  double balance_alpha = 0.0;   // α (spec §2.5): sequence-wise balance loss weight (0 = off)
-};
-
-struct StepStats {
-  double loss = 0, ce = 0, mtp = 0, bal = 0;
-  int64_t ce_count = 0;
-  std::vector<double> mtp_ce;                       // per module k
-  std::vector<int64_t> mtp_count;                   // valid targets per module
-  std::vector<std::vector<int64_t>> expert_load;    // [total_layers][E]; empty for dense layers
-  std::vector<float> token_logprobs;                // [B·T] log p(target) of the main head (0 where ignored)
-};
-
-class Model {
+class Model final : public LanguageModel {
  public:
   explicit Model(const ModelConfig& c);
   Model(const Model&) = delete;
@@ -55,21 +32,50 @@ class Model {
   RopeTable rope;
   float attn_scale;
 
-  void enable_grad();
-  void zero_grad();
   size_t param_bytes() const { return params.size() * sizeof(float); }
 
   // Runs the main model (and the MTP modules when targets are given). ws.logits holds [B·T, V] afterwards.
   StepStats forward(const Batch& b, Workspace& ws, const LossConfig& lc) const;
-  // Gradient of stats.loss w.r.t. every trainable parameter, accumulated into grads. Requires the Workspace of
-  // the forward() call (planned with_grad) and the same batch. Overwrites ws.logits with its gradient.
-  void backward(const Batch& b, Workspace& ws, const LossConfig& lc);
+  // Gradient of stats.loss (+ extra_dlogits on the main head's logits, when given) w.r.t. every trainable
+  // parameter, accumulated into grads. Requires the Workspace of the forward() call (planned with_grad) and the
+  // same batch. Overwrites ws.logits with its gradient.
+  void backward(const Batch& b, Workspace& ws, const LossConfig& lc, const float* extra_dlogits = nullptr);
   // Backward from a caller-given gradient of the main head's logits dlogits [B·T, V] instead of the next-token loss
   // (b.targets may be null; MTP and the balance loss are not part of it). How a critic's value head is trained.
   void backward_from_logits(const Batch& b, Workspace& ws, const float* dlogits);
 
+  // --- LanguageModel
+  const std::string& model_type() const override { return cfg.model_type; }
+  int64_t vocab_size() const override { return cfg.vocab_size; }
+  int64_t hidden_size() const override { return cfg.hidden_size; }
+  int64_t max_positions() const override { return rope.max_pos; }
+  int64_t bos_id() const override { return cfg.bos_token_id; }
+  int64_t eos_id() const override { return cfg.eos_token_id; }
+  bool has_mtp() const override { return cfg.num_nextn_predict_layers > 0; }
+  nlohmann::json config_json() const override;
+  std::span<float> param_buffer() override { return params; }
+  std::span<const float> param_buffer() const override { return params; }
+  std::span<float> grad_buffer() override { return grads; }
+  float* head_weights() override { return w.lm_head; }
+  void enable_grad() override;
+  void zero_grad() override;
+  std::vector<ParamSpan> trainable_spans() const override;
+  int64_t routed_layers() const override { return cfg.total_layers(); }
+  float* router_bias(int64_t layer) override { return w.layers[size_t(layer)].router_bias; }
+  bool has_router_bias() const override { return cfg.has_correction_bias(); }
+  void init(uint64_t seed) override;
+  std::unique_ptr<Activations> plan(int64_t B, int64_t T, bool with_grad) const override;
+  StepStats forward(const Batch& b, Activations& acts, const LossConfig& lc) const override;
+  void backward(const Batch& b, Activations& acts, const LossConfig& lc, const float* extra_dlogits) override;
+  void backward_from_logits(const Batch& b, Activations& acts, const float* dlogits) override;
+  std::unique_ptr<DecodeCore> decode_core(int64_t slots, int64_t max_len) const override;
+  std::unique_ptr<LanguageModel> clone() const override;
+  void save(const std::string& dir, DType dtype, size_t max_shard_bytes) const override;
+  void load_weights(const std::string& dir) override;
+
  private:
-  void backward_impl(const Batch& b, Workspace& ws, const LossConfig& lc, const float* dlogits);
+  void backward_impl(const Batch& b, Workspace& ws, const LossConfig& lc, const float* dlogits,
+                     const float* extra_dlogits);
 };
 
 // --- layer-level pieces (model/mla.cpp, model/ffn.cpp), exposed for tests and the inference engine ---

@@ -1,5 +1,7 @@
 #include "model/weights.h"
 
+#include <set>
+
 #include <fmt/format.h>
 
 namespace nanoseek {
@@ -101,6 +103,19 @@ std::vector<std::string> mtp_duplicate_names(const ModelConfig& c) {
     out.push_back(fmt::format("model.layers.{}.shared_head.head.weight", L));
   }
   return out;
+}
+
+bool decays(const TensorSpec& s) { return s.role != Role::Norm && s.shape.size() >= 2; }
+
+std::vector<ParamSpan> trainable_spans(const TensorLayout& layout) {
+  std::vector<ParamSpan> spans;
+  std::set<size_t> seen;  // a tied lm_head shares embed's offset
+  for (size_t i = 0; i < layout.specs.size(); ++i) {
+    const auto& s = layout.specs[i];
+    if (!s.trainable || !seen.insert(layout.offsets[i]).second) continue;
+    spans.push_back({layout.offsets[i], size_t(s.numel()), decays(s)});
+  }
+  return spans;
 }
 
 }  // namespace nanoseek

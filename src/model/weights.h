@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/config.h"
+#include "model/language_model.h"
 
 namespace nanoseek {
 
@@ -78,6 +79,11 @@ struct TensorLayout {
 TensorLayout tensor_layout(const ModelConfig& c);
 // Binds every pointer of a ModelWeights into `base` (a buffer of layout.total floats). Tied heads alias embed.
 ModelWeights bind_weights(const ModelConfig& c, float* base);
+
+// Trainable tensors once (a tied head shares embed's offset), weight decay on matrices and embeddings, not on norm
+// gains (the router correction bias is not trainable: the aux-loss-free rule moves it).
+bool decays(const TensorSpec& s);
+std::vector<ParamSpan> trainable_spans(const TensorLayout& layout);
 
 // HF duplicates the shared embedding and head inside each MTP layer; we write them on save and accept them on load.
 std::vector<std::string> mtp_duplicate_names(const ModelConfig& c);

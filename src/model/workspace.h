@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/config.h"
+#include "model/language_model.h"
 
 namespace nanoseek {
 
@@ -64,19 +65,16 @@ struct MtpActs {            // MTP module k over N_k = B·(T−k) tokens
   Buf logits;               // [N_k,V]
 };
 
-struct Workspace {
-  int64_t B = 0, T = 0;
+struct Workspace final : Activations {   // B, T, logits [N,V] and bytes (the planned total) in Activations
   std::vector<int32_t> pos;           // [B·T] 0..T−1 per sequence
   std::vector<LayerActs> layers;      // main layers
   Buf h_final;                        // [N,d] last layer output (h^0, before the final norm)
   Buf xnf, rstd_f;                    // [N,d] final norm, [N]
-  Buf logits;                         // [N,V]
   std::vector<MtpActs> mtp;           // D modules
   // Backward scratch: numbered slots, each sized for its largest use (see Slot in workspace.cpp).
   std::vector<Buf> tmp;
   float* scratch(int slot, size_t n, bool zero = true);  // n floats of slot `slot`, zeroed unless zero=false
   bool with_grad = false;
-  size_t bytes = 0;                   // total planned bytes
 };
 
 // Sizes every buffer for B×T (with_grad adds backward scratch). Throws if T exceeds max_position_embeddings.

@@ -7,24 +7,23 @@
 
 namespace nanoseek {
 
-Critic::Critic(const Model& policy, AdamWConfig opt, double lr, double clip)
-    : m_(std::make_unique<Model>(policy.cfg)), opt_(m_->layout, opt), lr_(lr), clip_(clip) {
-  m_->params = policy.params;
-  std::fill(m_->w.lm_head, m_->w.lm_head + m_->cfg.hidden_size, 0.f);  // value head row 0 = 0
+Critic::Critic(const LanguageModel& policy, AdamWConfig opt, double lr, double clip)
+    : m_(policy.clone()), opt_(*m_, opt), lr_(lr), clip_(clip) {
+  std::fill(m_->head_weights(), m_->head_weights() + m_->hidden_size(), 0.f);  // value head row 0 = 0
   m_->enable_grad();
 }
 
 void Critic::plan(int64_t B, int64_t T) {
-  if (ws_.B != B || ws_.T != T) ws_ = plan_workspace(m_->cfg, B, T, true);
+  if (!ws_ || ws_->B != B || ws_->T != T) ws_ = m_->plan(B, T, true);
 }
 
 void Critic::values(const Batch& b, std::span<const int64_t> pos, std::span<float> out) {
   plan(b.B, b.T);
   Batch x = b;
   x.targets = nullptr, x.weights = nullptr;
-  m_->forward(x, ws_, LossConfig{0.0, 0.0});
-  const int64_t V = m_->cfg.vocab_size;
-  for (size_t k = 0; k < pos.size(); ++k) out[k] = ws_.logits[size_t(pos[k] * V)];
+  m_->forward(x, *ws_, LossConfig{0.0, 0.0});
+  const int64_t V = m_->vocab_size();
+  for (size_t k = 0; k < pos.size(); ++k) out[k] = ws_->logits[size_t(pos[k] * V)];
 }
 
 ValueLossOut Critic::accumulate(const Batch& b, std::span<const int64_t> pos, std::span<const float> values_old,
@@ -32,25 +31,25 @@ ValueLossOut Critic::accumulate(const Batch& b, std::span<const int64_t> pos, st
   plan(b.B, b.T);
   Batch x = b;
   x.targets = nullptr, x.weights = nullptr;
-  m_->forward(x, ws_, LossConfig{0.0, 0.0});
-  const int64_t V = m_->cfg.vocab_size;
+  m_->forward(x, *ws_, LossConfig{0.0, 0.0});
+  const int64_t V = m_->vocab_size();
   std::vector<float> v(pos.size()), dv(pos.size());
-  for (size_t k = 0; k < pos.size(); ++k) v[k] = ws_.logits[size_t(pos[k] * V)];
+  for (size_t k = 0; k < pos.size(); ++k) v[k] = ws_->logits[size_t(pos[k] * V)];
   const ValueLossOut out = value_loss(v, values_old, returns, clip_eps, dv);
-  std::vector<float> dlogits(ws_.logits.size(), 0.f);
+  std::vector<float> dlogits(ws_->logits.size(), 0.f);
   for (size_t k = 0; k < pos.size(); ++k) dlogits[size_t(pos[k] * V)] = float(double(dv[k]) * scale);
-  m_->backward_from_logits(x, ws_, dlogits.data());
+  m_->backward_from_logits(x, *ws_, dlogits.data());
   return out;
 }
 
 void Critic::step(int64_t accum) {
-  if (accum > 1) scale_grads(opt_, m_->grads.data(), 1.f / float(accum));
-  const double gn = grad_norm(opt_, m_->grads.data());
-  if (clip_ > 0 && gn > clip_) scale_grads(opt_, m_->grads.data(), float(clip_ / gn));
-  opt_.step(m_->params.data(), m_->grads.data(), lr_);
+  if (accum > 1) scale_grads(opt_, m_->grad_buffer().data(), 1.f / float(accum));
+  const double gn = grad_norm(opt_, m_->grad_buffer().data());
+  if (clip_ > 0 && gn > clip_) scale_grads(opt_, m_->grad_buffer().data(), float(clip_ / gn));
+  opt_.step(m_->param_buffer().data(), m_->grad_buffer().data(), lr_);
   m_->zero_grad();
 }
 
-size_t Critic::bytes() const { return m_->param_bytes() * 4; }
+size_t Critic::bytes() const { return m_->param_buffer().size() * sizeof(float) * 4; }
 
 }  // namespace nanoseek

@@ -9,7 +9,7 @@
 #include <span>
 #include <vector>
 
-#include "model/model.h"
+#include "model/language_model.h"
 #include "rl/ppo.h"
 #include "train/optimizer.h"
 
@@ -17,7 +17,7 @@ namespace nanoseek {
 
 class Critic {
  public:
-  Critic(const Model& policy, AdamWConfig opt, double lr, double clip);
+  Critic(const LanguageModel& policy, AdamWConfig opt, double lr, double clip);
   // V at the given flat positions (row·T + t) of batch b; out[k] ← V(pos[k]). No gradient.
   void values(const Batch& b, std::span<const int64_t> pos, std::span<float> out);
   // Clipped value loss of one micro-batch (ppo.h value_loss) at `pos`, its gradient × scale ACCUMULATED.
@@ -26,14 +26,14 @@ class Critic {
   // AdamW step on the accumulated gradient (÷ accum, global-norm clip), then zero it.
   void step(int64_t accum);
   size_t bytes() const;  // params + grads + Adam moments
-  size_t workspace_bytes() const { return ws_.bytes; }
+  size_t workspace_bytes() const { return ws_ ? ws_->bytes : 0; }
 
  private:
   void plan(int64_t B, int64_t T);
-  std::unique_ptr<Model> m_;
+  std::unique_ptr<LanguageModel> m_;
   AdamW opt_;
   double lr_, clip_;
-  Workspace ws_;
+  std::unique_ptr<Activations> ws_;
 };
 
 }  // namespace nanoseek

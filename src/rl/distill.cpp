@@ -15,7 +15,7 @@
 #include "core/rng.h"
 #include "data/corpus.h"
 #include "infer/session.h"
-#include "model/dense.h"
+#include "model/language_model.h"
 #include "rl/evaluate.h"
 #include "rl/kd_loss.h"
 #include "rl/rewards.h"
@@ -51,23 +51,23 @@ struct Example {
 
 // SFT (+ KD) on the kept samples. Micro-batch contents are a pure function of (step, micro), so a resumed run
 // sees the same batches: global example index g = (step·accum + micro)·B + b, shuffled per epoch.
-class DistillStage : public DenseTrainStage {
+class DistillStage : public TrainStage {
  public:
-  DistillStage(const DenseModel& m, std::vector<Example> ex, const DistillOptions& o, std::string tok_dir)
+  DistillStage(const LanguageModel& m, std::vector<Example> ex, const DistillOptions& o, std::string tok_dir)
       : ex_(std::move(ex)), o_(o), tok_dir_(std::move(tok_dir)) {
     B_ = std::min<int64_t>(o.batch_size, int64_t(ex_.size()));
     for (const Example& e : ex_) T_ = std::max<int64_t>(T_, int64_t(e.seq.size()) - 1);
-    acts_ = plan_dense_acts(m.cfg, B_, T_);
-    V_ = m.cfg.vocab_size;
+    acts_ = m.plan(B_, T_, true);
+    V_ = m.vocab_size();
     ids_.resize(size_t(B_ * T_));
     targets_.resize(size_t(B_ * T_));
     if (o_.kd_topk > 0) extra_.resize(size_t(B_ * T_ * V_));
   }
   int64_t B() const { return B_; }
   int64_t T() const { return T_; }
-  size_t act_bytes() const { return acts_.bytes() + extra_.size() * sizeof(float); }
+  size_t act_bytes() const { return acts_->bytes + extra_.size() * sizeof(float); }
 
-  MicroResult micro_step(DenseModel& m, int64_t step, int micro) override {
+  MicroResult micro_step(LanguageModel& m, int64_t step, int micro) override {
     const int64_t n = int64_t(ex_.size());
     std::fill(ids_.begin(), ids_.end(), 0);
     std::fill(targets_.begin(), targets_.end(), -1);
@@ -82,7 +82,9 @@ class DistillStage : public DenseTrainStage {
       }
     }
     const Batch batch{B_, T_, ids_.data(), targets_.data(), nullptr};
-    const DenseStats st = m.forward(batch, acts_);
+    // SFT (+ KD) on the main head only: no MTP term, no balance loss (a DeepSeek-V3 student's modules keep theirs)
+    const LossConfig main_only{0.0, 0.0};
+    StepStats st = m.forward(batch, *acts_, main_only);
     double kd = 0;
     int64_t kd_rows = 0;
     const float* extra = nullptr;
@@ -101,13 +103,14 @@ class DistillStage : public DenseTrainStage {
       std::fill(extra_.begin(), extra_.end(), 0.f);
       // mean over completion rows: the same normalisation as the CE term
       const double scale = kd_rows ? o_.kd_weight / double(kd_rows) : 0.0;
-      kd = topk_kl(acts_.logits.data(), V_, rr.data(), kd_rows, o_.kd_topk, kid.data(), klp.data(), scale, extra_.data());
+      kd = topk_kl(acts_->logits.data(), V_, rr.data(), kd_rows, o_.kd_topk, kid.data(), klp.data(), scale, extra_.data());
       extra = extra_.data();
     }
-    m.backward(batch, acts_, extra);
+    m.backward(batch, *acts_, main_only, extra);
     MicroResult r;
-    r.tokens = st.count;
+    r.tokens = st.ce_count;
     r.metrics = {{"loss", st.loss + kd}, {"ce_loss", st.loss}};
+    r.expert_load = std::move(st.expert_load);
     if (o_.kd_topk > 0) r.metrics["kd_kl"] = o_.kd_weight > 0 ? kd / o_.kd_weight : 0.0;
     return r;
   }
@@ -133,28 +136,28 @@ class DistillStage : public DenseTrainStage {
   const DistillOptions& o_;
   std::string tok_dir_;
   int64_t B_ = 0, T_ = 1, V_ = 0;
-  DenseActs acts_;
+  std::unique_ptr<Activations> acts_;
   std::vector<int32_t> ids_, targets_;
   std::vector<float> extra_;   // [B·T, V] KD gradient on the logits (zero off the completion rows)
   std::vector<int64_t> perm_;
   int64_t perm_epoch_ = -1;
 };
 
-std::unique_ptr<DenseModel> make_student(const DistillOptions& o, const Tokenizer& tok) {
+std::unique_ptr<LanguageModel> make_student(const DistillOptions& o, const Tokenizer& tok) {
   if (dir_exists(o.student)) {
-    auto m = load_dense_model(o.student);
-    check(m->cfg.vocab_size >= tok.vocab_size(),
+    auto m = load_language_model(o.student);
+    check(m->vocab_size() >= tok.vocab_size(),
           "{}: the student's vocab_size {} is smaller than the teacher tokenizer's {} (they must share it)", o.student,
-          m->cfg.vocab_size, tok.vocab_size());
+          m->vocab_size(), tok.vocab_size());
     return m;
   }
-  check(file_exists(o.student), "--student {}: neither a dense model directory nor a config JSON file", o.student);
+  check(file_exists(o.student), "--student {}: neither a model directory nor a config JSON file", o.student);
   json j = json::parse(read_file(o.student), nullptr, false);
   check(!j.is_discarded() && j.is_object(), "{}: not a valid JSON object", o.student);
   j["vocab_size"] = tok.vocab_size();   // the student speaks the teacher's tokenizer
   if (tok.bos_id() >= 0) j["bos_token_id"] = tok.bos_id();
   if (tok.eos_id() >= 0) j["eos_token_id"] = tok.eos_id();
-  auto m = std::make_unique<DenseModel>(parse_dense_config(j, o.student));
+  auto m = make_language_model(j, o.student);
   m->init(o.seed);
   return m;
 }
@@ -298,9 +301,9 @@ DistillResult run_distill(const DistillOptions& o) {
   auto student = make_student(o, tok);
   int64_t longest = 0;
   for (const Example& e : examples) longest = std::max<int64_t>(longest, int64_t(e.seq.size()) - 1);
-  check(longest <= student->cfg.max_position_embeddings,
+  check(longest <= student->max_positions(),
         "distill: samples of {} tokens exceed the student's max_position_embeddings {}", longest,
-        student->cfg.max_position_embeddings);
+        student->max_positions());
   DistillStage stage(*student, std::move(examples), o, o.teacher);
   TrainConfig tc;
   tc.steps = o.steps;
@@ -313,11 +316,10 @@ DistillResult run_distill(const DistillOptions& o) {
   tc.out_dir = o.out;
   tc.quiet = o.quiet;
   if (!o.quiet)
-    fmt::print("student: {} {} layers, hidden {}, {} params; batch {} x {} tokens x accum {}; activations {:.1f} MiB; "
+    fmt::print("student: {}, hidden {}, {} params; batch {} x {} tokens x accum {}; activations {:.1f} MiB; "
                "KD top-{} weight {}\n",
-               student->cfg.model_type, student->cfg.num_hidden_layers, student->cfg.hidden_size,
-               student->layout.total, stage.B(), stage.T(), o.grad_accum, double(stage.act_bytes()) / (1 << 20), K,
-               o.kd_weight);
+               student->model_type(), student->hidden_size(), student->param_buffer().size(), stage.B(), stage.T(),
+               o.grad_accum, double(stage.act_bytes()) / (1 << 20), K, o.kd_weight);
   Trainer trainer(*student, tc, stage);
   if (o.resume) trainer.resume();
   res.completed = trainer.run();
@@ -348,7 +350,7 @@ DistillResult run_distill(const DistillOptions& o) {
     eo.seed = o.seed;
     eo.max_batch = o.max_batch;
     const EvalReport s = evaluate(*student, tok, eo);
-    const EvalReport t = teacher.model ? evaluate(*teacher.model, tok, eo) : evaluate(*teacher.dense, tok, eo);
+    const EvalReport t = evaluate(*teacher.model, tok, eo);
     res.eval = {{"student", s.to_json()}, {"teacher", t.to_json()}};
     ev["eval"] = res.eval;
     if (!o.quiet) fmt::print("test pass@1: student {:.1f}%, teacher {:.1f}%\n", 100 * s.overall.pass1, 100 * t.overall.pass1);

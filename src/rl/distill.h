@@ -1,6 +1,6 @@
-// Distillation into a dense student (R1 §2.4 / issue #5 item 5b): the teacher (a DeepSeek-V3 `Model` or a dense
-// model directory) samples k completions per training problem; the verified-correct, well-formatted ones become
-// chat data; a Qwen2/Llama student (model/dense.h) learns them by SFT — loss on completion tokens only — plus,
+// Distillation (R1 §2.4 / issue #5 item 5b): the teacher (any model directory, DeepSeek-V3 or dense) samples k
+// completions per training problem; the verified-correct, well-formatted ones become chat data; the student (any
+// architecture; R1 distils into dense Qwen2/Llama models) learns them by SFT — loss on completion tokens only — plus,
 // optionally, logit KD on the teacher's top-k (rl/kd_loss.h) at every completion position:
 //   L = mean_t CE(student_t, y_t) + kd_weight · mean_t KL(p̃_teacher,t || q_student,t)     t ∈ completion tokens
 // How this departs from R1: R1 distils 800K curated samples by SFT only (no KD term, no online teacher); here the
@@ -8,7 +8,7 @@
 //
 // OUT/distill.jsonl   the kept samples as chat JSONL ({"messages": [user, assistant], "prompt", "completion", ...})
 // OUT/metrics.jsonl   one line per optimizer step (train/trainer.h); OUT/ckpt-STEP resumable checkpoints
-// OUT/final/          HF dense model dir: config.json, model.safetensors, the teacher's tokenizer files, eval.json
+// OUT/final/          HF model dir of the student: config.json, model.safetensors, the teacher's tokenizer files, eval.json
 //                     (prompt_format and tasks for the next stage, distillation counts, student/teacher pass@1)
 #pragma once
 #include <cstdint>
@@ -25,7 +25,7 @@ namespace nanoseek {
 
 struct DistillOptions {
   std::string teacher;              // model dir (DeepSeek-V3 or dense) with its tokenizer
-  std::string student;              // CONFIG.json (qwen2/llama; vocab_size := the teacher tokenizer's) or a dense dir
+  std::string student;              // CONFIG.json (any model_type; vocab_size := the teacher tokenizer's) or a model dir
   std::string out;
   std::string task = "add";
   std::vector<std::string> levels;  // empty = every level

@@ -77,10 +77,10 @@ EvalStats aggregate(const std::vector<ProblemResult>& rs, int k) {
   return st;
 }
 
-// The protocol for any model the engine runs: make_engine(slots, max_len), max_pos = its position table.
-EvalReport evaluate_with(const std::function<std::unique_ptr<Engine>(int64_t, int64_t)>& make_engine, int64_t max_pos,
-                         const Tokenizer& tok, const EvalOptions& o,
-                         const std::function<void(int64_t, int64_t)>& progress) {
+}  // namespace
+
+EvalReport evaluate(const LanguageModel& m, const Tokenizer& tok, const EvalOptions& o,
+                    const std::function<void(int64_t, int64_t)>& progress) {
   auto task = make_task(o.task);
   const int n = o.n ? o.n : o.k;
   check(o.k >= 1 && n >= o.k, "eval: need 1 <= k <= n (k = {}, n = {})", o.k, n);
@@ -107,15 +107,15 @@ EvalReport evaluate_with(const std::function<std::unique_ptr<Engine>(int64_t, in
     prompts.push_back(tok.encode(prompt_text(o.format, p.question)));
     max_prompt = std::max<int64_t>(max_prompt, int64_t(prompts.back().size()));
   }
-  const int64_t max_len = std::min<int64_t>(max_prompt + o.max_new_tokens, max_pos);
+  const int64_t max_len = std::min<int64_t>(max_prompt + o.max_new_tokens, m.max_positions());
   const int64_t slots = sample_slots(o.max_batch, int64_t(problems.size()), n);
-  const std::unique_ptr<Engine> eng = make_engine(slots, max_len);
+  Engine eng(m, slots, max_len);
 
   std::vector<ProblemResult> results(problems.size());
   std::vector<int32_t> stop_ids;
   if (eos >= 0) stop_ids.push_back(eos);
   const SamplingParams sp = protocol_sampling(o, tok.vocab_size(), stop_ids);
-  generate_batched(*eng, slots, prompts, n, sp, [&](size_t p0, size_t p1, std::vector<Completion>& outs) {
+  generate_batched(eng, slots, prompts, n, sp, [&](size_t p0, size_t p1, std::vector<Completion>& outs) {
     // decode and judge each completion once: correctness for pass@k, answer key for the cons@k vote
     struct Judged {
       bool correct;
@@ -167,23 +167,8 @@ EvalReport evaluate_with(const std::function<std::unique_ptr<Engine>(int64_t, in
   return rep;
 }
 
-}  // namespace
-
-EvalReport evaluate(const Model& m, const Tokenizer& tok, const EvalOptions& o,
-                    const std::function<void(int64_t, int64_t)>& progress) {
-  auto make = [&](int64_t slots, int64_t len) { return std::make_unique<Engine>(m, slots, len); };
-  return evaluate_with(make, m.rope.max_pos, tok, o, progress);
-}
-
-EvalReport evaluate(const DenseModel& m, const Tokenizer& tok, const EvalOptions& o,
-                    const std::function<void(int64_t, int64_t)>& progress) {
-  auto make = [&](int64_t slots, int64_t len) { return std::make_unique<Engine>(m, slots, len); };
-  return evaluate_with(make, m.rope.max_pos, tok, o, progress);
-}
-
 EvalReport evaluate(const TextModel& m, const EvalOptions& o, const std::function<void(int64_t, int64_t)>& progress) {
-  auto make = [&](int64_t slots, int64_t len) { return m.make_engine(slots, len); };
-  return evaluate_with(make, m.max_positions(), m.tok, o, progress);
+  return evaluate(*m.model, m.tok, o, progress);
 }
 
 }  // namespace nanoseek

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "data/corpus.h"
-#include "model/model.h"
+#include "model/language_model.h"
 #include "tasks/task.h"
 #include "tokenizer/tokenizer.h"
 
@@ -49,11 +49,7 @@ struct EvalReport {
 double pass_at_k(int64_t n, int64_t c, int64_t k);
 
 // progress(done, total) is called after each engine batch.
-EvalReport evaluate(const Model& m, const Tokenizer& tok, const EvalOptions& o,
-                    const std::function<void(int64_t, int64_t)>& progress = {});
-// The same protocol for a dense student (qwen2/llama; the engine's per-layer K/V cache).
-class DenseModel;
-EvalReport evaluate(const DenseModel& m, const Tokenizer& tok, const EvalOptions& o,
+EvalReport evaluate(const LanguageModel& m, const Tokenizer& tok, const EvalOptions& o,
                     const std::function<void(int64_t, int64_t)>& progress = {});
 // Either architecture, as a loaded model directory (infer/session.h load_text_model) with its own tokenizer.
 struct TextModel;

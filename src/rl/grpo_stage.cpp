@@ -39,19 +39,18 @@ double row_entropy(const float* x, int64_t V) {
   return std::log(z) - s / z;
 }
 
-// The two policy architectures behind one stage: plan, forward (token log-probs of the targets; logits stay in the
-// activations), backward with the batch's per-token weights.
+// The policy's forward (token log-probs of the targets; logits stay in the activations) and backward with the
+// batch's per-token weights.
 struct Fwd {
   std::vector<float> logp;                          // [B·T]
   std::vector<std::vector<int64_t>> expert_load;    // MoE only
 };
-Fwd run_forward(const Model& m, const Batch& b, Workspace& a) {
+// MTP off (λ = 0, departure 5) and no balance loss in RL.
+Fwd run_forward(const LanguageModel& m, const Batch& b, Activations& a) {
   StepStats st = m.forward(b, a, LossConfig{0.0, 0.0});
   return {std::move(st.token_logprobs), std::move(st.expert_load)};
 }
-Fwd run_forward(const DenseModel& m, const Batch& b, DenseActs& a) { return {m.forward(b, a).token_logprobs, {}}; }
-void run_backward(Model& m, const Batch& b, Workspace& a) { m.backward(b, a, LossConfig{0.0, 0.0}); }
-void run_backward(DenseModel& m, const Batch& b, DenseActs& a) { m.backward(b, a); }
+void run_backward(LanguageModel& m, const Batch& b, Activations& a) { m.backward(b, a, LossConfig{0.0, 0.0}); }
 
 }  // namespace
 
@@ -69,8 +68,7 @@ PromptFormat model_prompt_format(const std::string& dir) {
   return parse_prompt_format(j["prompt_format"].get<std::string>());
 }
 
-template <class M>
-GrpoStageT<M>::GrpoStageT(const GrpoSpec& s, M& policy, Tokenizer tok, PromptFormat fmt, std::string init_dir,
+GrpoStage::GrpoStage(const GrpoSpec& s, LanguageModel& policy, Tokenizer tok, PromptFormat fmt, std::string init_dir,
                      std::string out_dir, bool quiet)
     : s_(s), policy_(policy), tok_(std::move(tok)), fmt_(fmt), init_dir_(std::move(init_dir)), out_dir_(std::move(out_dir)),
       quiet_(quiet) {
@@ -96,33 +94,22 @@ GrpoStageT<M>::GrpoStageT(const GrpoSpec& s, M& policy, Tokenizer tok, PromptFor
   for (const auto& r : s.rewards) reward_fns_.push_back(reward_fn(r));
   if (s_.reward_weights.empty()) s_.reward_weights.assign(s.rewards.size(), 1.0);
   accum_ = s.prompts * s.group / s.micro_rows;
-  engine_ = std::make_unique<Engine>(policy, s.prompts * s.group, policy.cfg.max_position_embeddings);
-  if (s.beta > 0) {
-    ref_ = std::make_unique<M>(policy.cfg);
-    ref_->params = policy.params;
-  }
+  engine_ = std::make_unique<Engine>(policy, s.prompts * s.group, policy.max_positions());
+  if (s.beta > 0) ref_ = policy.clone();
   check(s.algo == "grpo" || s.algo == "ppo", "grpo.algo: '{}' is not grpo or ppo", s.algo);
-  if constexpr (std::is_same_v<M, Model>) {
-    if (s.algo == "ppo")
-      critic_ = std::make_unique<Critic>(policy, AdamWConfig{0.9, 0.95, 1e-8, 0.0}, s.value_lr, s.clip);
-  } else {
-    check(s.algo == "grpo", "grpo.algo = ppo: the PPO critic is implemented for the DeepSeek-V3 model only, not for "
-          "dense students");
-  }
+  if (s.algo == "ppo") critic_ = std::make_unique<Critic>(policy, AdamWConfig{0.9, 0.95, 1e-8, 0.0}, s.value_lr, s.clip);
 }
 
-template <class M>
-GrpoStageT<M>::~GrpoStageT() = default;
+GrpoStage::~GrpoStage() = default;
 
-template <class M>
-std::string GrpoStageT<M>::memory_plan() const {
-  const double pb = double(policy_.params.size() * sizeof(float));
+std::string GrpoStage::memory_plan() const {
+  const double pb = double(policy_.param_buffer().size() * sizeof(float));
   const double ref = ref_ ? pb : 0.0;
   // the workspace is planned at the first rollout (its T is the longest prompt + completion); estimate with the
   // budget here
-  const int64_t T = std::min<int64_t>(policy_.cfg.max_position_embeddings, 64 + s_.max_new_tokens);
-  const double ws = double(acts_bytes(plan_acts(policy_, s_.micro_rows, T, true)));
-  const double ref_ws = ref_ ? double(acts_bytes(plan_acts(policy_, s_.micro_rows, T, false))) : 0.0;
+  const int64_t T = std::min<int64_t>(policy_.max_positions(), 64 + s_.max_new_tokens);
+  const double ws = double(policy_.plan(s_.micro_rows, T, true)->bytes);
+  const double ref_ws = ref_ ? double(policy_.plan(s_.micro_rows, T, false)->bytes) : 0.0;
   const double cache = double(engine_->plan().bytes);
   const double critic = critic_ ? double(critic_->bytes()) + ws : 0.0;  // weights+grads+Adam, and its activations
   return fmt::format("memory: policy {:.1f} MiB + grads {:.1f} + Adam {:.1f}; reference {:.1f} (beta {}); "
@@ -132,16 +119,14 @@ std::string GrpoStageT<M>::memory_plan() const {
                      s_.micro_rows, T, mib(cache), mib(4 * pb + ref + ws + ref_ws + cache + critic));
 }
 
-template <class M>
-void GrpoStageT<M>::ensure_workspace(int64_t T) {
-  T = std::min<int64_t>(policy_.cfg.max_position_embeddings, (T + 31) / 32 * 32);
-  if (ws_.B == s_.micro_rows && ws_.T >= T) return;
-  ws_ = plan_acts(policy_, s_.micro_rows, T, true);
-  if (ref_) ref_ws_ = plan_acts(policy_, s_.micro_rows, T, false);
+void GrpoStage::ensure_workspace(int64_t T) {
+  T = std::min<int64_t>(policy_.max_positions(), (T + 31) / 32 * 32);
+  if (ws_ && ws_->B == s_.micro_rows && ws_->T >= T) return;
+  ws_ = policy_.plan(s_.micro_rows, T, true);
+  if (ref_) ref_ws_ = policy_.plan(s_.micro_rows, T, false);
 }
 
-template <class M>
-void GrpoStageT<M>::make_rollout(const M& m, int64_t step) {
+void GrpoStage::make_rollout(const LanguageModel& m, int64_t step) {
   const double t0 = now_s();
   const int64_t P = s_.prompts, G = s_.group, S = P * G;
   Rollout ro;
@@ -162,9 +147,9 @@ void GrpoStageT<M>::make_rollout(const M& m, int64_t step) {
     ro.problems.push_back(sample_problem(*tasks_[ti], level, Split::Train, st));
     ro.task_of.push_back(int(ti));
     ro.prompts.push_back(tok_.encode(prompt_text(fmt_, ro.problems.back().question)));
-    check(int64_t(ro.prompts.back().size()) + s_.max_new_tokens <= m.cfg.max_position_embeddings,
+    check(int64_t(ro.prompts.back().size()) + s_.max_new_tokens <= m.max_positions(),
           "grpo: prompt ({} tokens) + max_new_tokens ({}) exceeds max_position_embeddings {}",
-          ro.prompts.back().size(), s_.max_new_tokens, m.cfg.max_position_embeddings);
+          ro.prompts.back().size(), s_.max_new_tokens, m.max_positions());
   }
   GenerateRequest req;
   req.prompts = ro.prompts;
@@ -282,9 +267,8 @@ void GrpoStageT<M>::make_rollout(const M& m, int64_t step) {
   ro_metrics_ = std::move(mt);
 }
 
-template <class M>
-typename GrpoStageT<M>::Chunk GrpoStageT<M>::make_chunk(int micro) {
-  const int64_t G = s_.group, R = s_.micro_rows, r0 = int64_t(micro) * R, T = ws_.T;
+GrpoStage::Chunk GrpoStage::make_chunk(int micro) {
+  const int64_t G = s_.group, R = s_.micro_rows, r0 = int64_t(micro) * R, T = ws_->T;
   Chunk ch;
   ch.ids.assign(size_t(R * T), std::max<int32_t>(0, tok_.eos_id()));
   ch.targets.assign(size_t(R * T), -1);
@@ -311,18 +295,17 @@ typename GrpoStageT<M>::Chunk GrpoStageT<M>::make_chunk(int micro) {
 
 // PPO (algo = "ppo"): per-token rewards (outcome on the last token, k1 KL penalty β·(log π_old − log π_ref) on
 // every token), the critic's values, GAE(γ, λ) advantages whitened over the rollout, and value targets.
-template <class M>
-void GrpoStageT<M>::ppo_prepare() {
+void GrpoStage::ppo_prepare() {
   const int64_t N = ro_.tok_off.back();
   std::vector<float> logp_old(static_cast<size_t>(N)), logp_ref, values(static_cast<size_t>(N));
   if (ref_) logp_ref.resize(size_t(N));
   for (int64_t k = 0; k < accum_; ++k) {
     const Chunk ch = make_chunk(int(k));
-    const Batch b{s_.micro_rows, ws_.T, ch.ids.data(), ch.targets.data(), nullptr, nullptr};
+    const Batch b{s_.micro_rows, ws_->T, ch.ids.data(), ch.targets.data(), nullptr, nullptr};
     std::copy(ch.logp_old.begin(), ch.logp_old.end(), logp_old.begin() + ch.tok0);
     critic_->values(b, ch.pos, std::span<float>(values).subspan(size_t(ch.tok0), ch.pos.size()));
     if (ref_) {
-      const Fwd rs = run_forward(*ref_, b, ref_ws_);
+      const Fwd rs = run_forward(*ref_, b, *ref_ws_);
       for (size_t j = 0; j < ch.pos.size(); ++j) logp_ref[size_t(ch.tok0) + j] = rs.logp[size_t(ch.pos[j])];
     }
   }
@@ -335,11 +318,10 @@ void GrpoStageT<M>::ppo_prepare() {
   if (N >= 2) whiten(ro_.adv_tok);
 }
 
-template <class M>
-MicroResult GrpoStageT<M>::micro_step(M& m, int64_t step, int micro) {
+MicroResult GrpoStage::micro_step(LanguageModel& m, int64_t step, int micro) {
   double t_ro = 0;
   if (micro == 0) {
-    if (ref_ && s_.ref_reset_every > 0 && step > 0 && step % s_.ref_reset_every == 0) ref_->params = m.params;
+    if (ref_ && s_.ref_reset_every > 0 && step > 0 && step % s_.ref_reset_every == 0) copy_params(*ref_, m);
     if (ro_step_ < 0 || step % s_.mu == 0) {  // a resumed run starts a fresh rollout
       make_rollout(m, step);
       ro_step_ = step;
@@ -355,15 +337,15 @@ MicroResult GrpoStageT<M>::micro_step(M& m, int64_t step, int micro) {
   const double t0 = now_s();
   ensure_workspace(ro_T_);
   const Chunk ch = make_chunk(micro);
-  const int64_t R = s_.micro_rows, T = ws_.T;
+  const int64_t R = s_.micro_rows, T = ws_->T;
   Batch b{R, T, ch.ids.data(), ch.targets.data(), nullptr, nullptr};
-  const Fwd st = run_forward(m, b, ws_);
-  const int64_t N = int64_t(ch.pos.size()), V = m.cfg.vocab_size;
+  const Fwd st = run_forward(m, b, *ws_);
+  const int64_t N = int64_t(ch.pos.size()), V = m.vocab_size();
   std::vector<float> logp_new(static_cast<size_t>(N)), logp_ref;
   double ent = 0, drift = 0, ppo_kl = 0;
   for (int64_t k = 0; k < N; ++k) {
     logp_new[size_t(k)] = st.logp[size_t(ch.pos[size_t(k)])];
-    ent += row_entropy(ws_.logits.data() + ch.pos[size_t(k)] * V, V);
+    ent += row_entropy(ws_->logits.data() + ch.pos[size_t(k)] * V, V);
     const double dlt = double(ch.logp_old[size_t(k)]) - double(logp_new[size_t(k)]);
     drift = std::max(drift, std::abs(dlt));
     ppo_kl += dlt;
@@ -377,7 +359,7 @@ MicroResult GrpoStageT<M>::micro_step(M& m, int64_t step, int micro) {
     pb.adv_per_seq = {};
     pb.adv_per_tok = std::span<const float>(ro_.adv_tok).subspan(size_t(ch.tok0), size_t(N));
   } else if (ref_) {
-    const Fwd rs = run_forward(*ref_, b, ref_ws_);
+    const Fwd rs = run_forward(*ref_, b, *ref_ws_);
     logp_ref.resize(size_t(N));
     for (int64_t k = 0; k < N; ++k) logp_ref[size_t(k)] = rs.logp[size_t(ch.pos[size_t(k)])];
     gc.beta = s_.beta;
@@ -394,7 +376,7 @@ MicroResult GrpoStageT<M>::micro_step(M& m, int64_t step, int micro) {
   std::vector<float> w(size_t(R * T), 0.f);
   for (int64_t k = 0; k < N; ++k) w[size_t(ch.pos[size_t(k)])] = float(-double(dlogp[size_t(k)]) * factor);
   b.weights = w.data();
-  run_backward(m, b, ws_);
+  run_backward(m, b, *ws_);
 
   MicroResult res;
   res.tokens = N;
@@ -426,8 +408,7 @@ MicroResult GrpoStageT<M>::micro_step(M& m, int64_t step, int micro) {
   return res;
 }
 
-template <class M>
-std::map<std::string, double> GrpoStageT<M>::evaluate(M& m, int64_t step) {
+std::map<std::string, double> GrpoStage::evaluate(LanguageModel& m, int64_t step) {
   std::map<std::string, double> out;
   if (s_.eval_every <= 0 || s_.eval_problems <= 0) return out;
   for (size_t ti = 0; ti < tasks_.size(); ++ti) {
@@ -453,8 +434,7 @@ std::map<std::string, double> GrpoStageT<M>::evaluate(M& m, int64_t step) {
   return out;
 }
 
-template <class M>
-void GrpoStageT<M>::save_extra(const std::string& dir) const {
+void GrpoStage::save_extra(const std::string& dir) const {
   for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
     if (file_exists(init_dir_ + "/" + f)) write_file_atomic(dir + "/" + f, read_file(init_dir_ + "/" + f));
   nlohmann::json ev = nlohmann::json::object();
@@ -468,27 +448,24 @@ void GrpoStageT<M>::save_extra(const std::string& dir) const {
   write_file_atomic(dir + "/eval.json", ev.dump(1) + "\n");
 }
 
-template <class M>
-void GrpoStageT<M>::restore(const nlohmann::json&) {
+void GrpoStage::restore(const nlohmann::json&) {
   ro_step_ = -1;
-  if (ref_) ref_->params = policy_.params;  // see departure 2 in the header
+  if (ref_) copy_params(*ref_, policy_);  // see departure 2 in the header
 }
 
 namespace {
 
-template <class M>
-GrpoRunResult run_grpo_with(M& m, const Recipe& r, const std::string& init, const std::string& out, bool resume,
+GrpoRunResult run_grpo_with(LanguageModel& m, const Recipe& r, const std::string& init, const std::string& out, bool resume,
                             bool quiet, double t0) {
   m.enable_grad();
-  GrpoStageT<M> stage(r.grpo, m, Tokenizer::load(init), model_prompt_format(init), init, out, quiet);
+  GrpoStage stage(r.grpo, m, Tokenizer::load(init), model_prompt_format(init), init, out, quiet);
   TrainConfig tc;
   tc.steps = r.grpo.steps;
   tc.grad_accum = stage.grad_accum();
   tc.lr = LrSchedule{parse_lr_kind(r.grpo.schedule), r.grpo.lr, r.grpo.min_lr, r.grpo.warmup, r.grpo.steps, 0.2};
   tc.adamw = AdamWConfig{r.beta1, r.beta2, r.eps, r.grpo.weight_decay};
   tc.clip = r.grpo.clip;
-  if constexpr (std::is_same_v<M, Model>) tc.gamma = m.cfg.has_correction_bias() ? r.grpo.gamma : 0.0;
-  else tc.gamma = 0.0;
+  tc.gamma = m.has_router_bias() ? r.grpo.gamma : 0.0;
   tc.log_every = r.grpo.log_every;
   tc.eval_every = r.grpo.eval_every;
   tc.ckpt_every = r.ckpt_every;
@@ -498,7 +475,7 @@ GrpoRunResult run_grpo_with(M& m, const Recipe& r, const std::string& init, cons
   if (!quiet) {
     fmt::print("grpo: {} from {} ({}) | {} prompts x G {} = {} samples/rollout, mu {} | {} micro-batches of {} rows | "
                "{} | beta {} eps [{}, {}] agg {} std-scaling {} | rewards {} | {} threads\n",
-               fmt::join(r.grpo.tasks, ","), init, m.cfg.model_type, r.grpo.prompts, r.grpo.group,
+               fmt::join(r.grpo.tasks, ","), init, m.model_type(), r.grpo.prompts, r.grpo.group,
                r.grpo.prompts * r.grpo.group, r.grpo.mu, stage.grad_accum(), r.grpo.micro_rows, r.grpo.algo,
                r.grpo.beta, r.grpo.eps_low, r.grpo.eps_high, r.grpo.agg, r.grpo.scale_std,
                fmt::join(r.grpo.rewards, "+"), omp_get_max_threads());
@@ -533,15 +510,8 @@ GrpoRunResult run_grpo(const Recipe& r, const std::string& init_dir, const std::
   check(file_exists(init + "/tokenizer.json"), "grpo.init '{}': no tokenizer.json in the model directory", init);
   if (r.threads > 0) omp_set_num_threads(int(r.threads));
   make_dirs(out);
-  if (is_dense_model_type(model_type_of(init))) {
-    auto m = load_dense_model(init);
-    return run_grpo_with(*m, r, init, out, resume, quiet, t0);
-  }
-  auto m = load_model(init);
+  const std::unique_ptr<LanguageModel> m = load_language_model(init);
   return run_grpo_with(*m, r, init, out, resume, quiet, t0);
 }
-
-template class GrpoStageT<Model>;
-template class GrpoStageT<DenseModel>;
 
 }  // namespace nanoseek

@@ -22,13 +22,11 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "data/corpus.h"
 #include "infer/engine.h"
-#include "model/dense.h"
-#include "model/model.h"
+#include "model/language_model.h"
 #include "rl/critic.h"
 #include "rl/grpo.h"
 #include "rl/grpo_spec.h"
@@ -53,19 +51,17 @@ struct Rollout {
   std::vector<float> values_old, adv_tok, returns;  // PPO only: [tokens] critic values, GAE advantages, targets
 };
 
-// M = Model (the DeepSeek-V3 policy) or DenseModel (a Qwen2/Llama student: GRPO only, no PPO critic).
-template <class M>
-class GrpoStageT : public StageFor<M> {
+// The policy is any LanguageModel: the DeepSeek-V3 model or a dense Qwen2/Llama student (GRPO and PPO alike).
+class GrpoStage : public TrainStage {
  public:
-  using Acts = ActsFor<M>;
   // `init_dir`: the model directory the policy came from (its tokenizer files and eval.json are carried into every
   // checkpoint and the final directory).
-  GrpoStageT(const GrpoSpec& s, M& policy, Tokenizer tok, PromptFormat fmt, std::string init_dir,
-             std::string out_dir, bool quiet);
-  ~GrpoStageT() override;
+  GrpoStage(const GrpoSpec& s, LanguageModel& policy, Tokenizer tok, PromptFormat fmt, std::string init_dir,
+            std::string out_dir, bool quiet);
+  ~GrpoStage() override;
   int64_t grad_accum() const { return accum_; }
-  MicroResult micro_step(M& m, int64_t step, int micro) override;
-  std::map<std::string, double> evaluate(M& m, int64_t step) override;
+  MicroResult micro_step(LanguageModel& m, int64_t step, int micro) override;
+  std::map<std::string, double> evaluate(LanguageModel& m, int64_t step) override;
   void save_extra(const std::string& dir) const override;
   void restore(const nlohmann::json&) override;
   std::string memory_plan() const;  // MiB of policy (+grads, Adam), reference, workspace, cache
@@ -78,13 +74,13 @@ class GrpoStageT : public StageFor<M> {
     std::vector<float> logp_old, adv;     // [tokens] sampling-time log-probs; [R] group advantages
     int64_t tok0 = 0;                     // first token's index in rollout token order
   };
-  void make_rollout(const M& m, int64_t step);
+  void make_rollout(const LanguageModel& m, int64_t step);
   Chunk make_chunk(int micro);
   void ppo_prepare();
   void ensure_workspace(int64_t T);
 
   GrpoSpec s_;
-  const M& policy_;
+  const LanguageModel& policy_;
   Tokenizer tok_;
   PromptFormat fmt_;
   std::string init_dir_, out_dir_;
@@ -93,17 +89,14 @@ class GrpoStageT : public StageFor<M> {
   std::vector<RewardFn> reward_fns_;
   int64_t accum_ = 1, ro_T_ = 0, ro_tokens_ = 0, ro_seqs_ = 0;
   std::unique_ptr<Engine> engine_;
-  std::unique_ptr<M> ref_;
+  std::unique_ptr<LanguageModel> ref_;
   std::unique_ptr<Critic> critic_;  // PPO only
-  Acts ws_, ref_ws_;
+  std::unique_ptr<Activations> ws_, ref_ws_;
   Rollout ro_;
   int64_t ro_step_ = -1;
   std::map<std::string, double> ro_metrics_;
   double t_update_ = 0;
 };
-
-using GrpoStage = GrpoStageT<Model>;
-using DenseGrpoStage = GrpoStageT<DenseModel>;
 
 struct GrpoRunResult {
   bool completed = false;
@@ -112,8 +105,8 @@ struct GrpoRunResult {
 };
 
 struct Recipe;
-// `nanoseek grpo`: loads spec.init (or `init_dir` when given; a qwen2/llama directory trains a dense student), trains, writes OUT/final (a model dir with the
-// tokenizer and eval.json), OUT/metrics.jsonl and OUT/completions.jsonl.
+// `nanoseek grpo`: loads spec.init (or `init_dir` when given; either architecture), trains, writes OUT/final (a
+// model dir with the tokenizer and eval.json), OUT/metrics.jsonl and OUT/completions.jsonl.
 GrpoRunResult run_grpo(const Recipe& r, const std::string& init_dir, const std::string& out_dir, bool resume,
                        bool quiet);
 

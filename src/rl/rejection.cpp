@@ -11,7 +11,7 @@
 #include "core/fs.h"
 #include "data/chat_data.h"
 #include "infer/engine.h"
-#include "model/checkpoint.h"
+#include "infer/session.h"
 #include "rl/rewards.h"
 #include "tasks/problem_json.h"
 
@@ -65,16 +65,12 @@ RejectionStats rejection_sample(const RejectionOptions& o) {
     check(std::find(known.begin(), known.end(), l) != known.end(), "rejection-sample: task {} has no level '{}'",
           o.task, l);
 
-  check(file_exists(o.model_dir + "/tokenizer.json"), "{}: no tokenizer.json in the model directory", o.model_dir);
-  const auto model = load_model(o.model_dir);
-  const Tokenizer tok = Tokenizer::load(o.model_dir);
-  check(tok.vocab_size() <= model->cfg.vocab_size, "{}: the tokenizer has {} ids but the model's vocab_size is {}",
-        o.model_dir, tok.vocab_size(), model->cfg.vocab_size);
+  // Either architecture; the tokenizer and the stop ids (EOS and end-of-turn tokens) as every sampler uses them.
+  const TextModel tm = load_text_model(o.model_dir);
+  const LanguageModel& model = *tm.model;
+  const Tokenizer& tok = tm.tok;
   const ChatRendering rendering = rendering_for_model(o.model_dir, tok, o.rendering);
-  std::vector<int32_t> stop;  // EOS and the template's end-of-turn token
-  if (tok.eos_id() >= 0) stop.push_back(tok.eos_id());
-  for (const char* end : {"<｜end▁of▁sentence｜>", "<|im_end|>"})
-    if (auto id = tok.token_id(end); id && std::find(stop.begin(), stop.end(), *id) == stop.end()) stop.push_back(*id);
+  const std::vector<int32_t>& stop = tm.stop_ids;
   check(!stop.empty(), "{}: the tokenizer has no EOS or end-of-turn token to stop generation", o.model_dir);
 
   // Problems (deterministic in the seed, as rl/evaluate.cpp draws them) and their prompts.
@@ -95,11 +91,11 @@ RejectionStats rejection_sample(const RejectionOptions& o) {
     prompts.push_back(tok.encode(gps.back().prompt));
     max_prompt = std::max<int64_t>(max_prompt, int64_t(prompts.back().size()));
   }
-  const int64_t max_len = std::min<int64_t>(max_prompt + o.max_new_tokens, model->rope.max_pos);
+  const int64_t max_len = std::min<int64_t>(max_prompt + o.max_new_tokens, model.max_positions());
   check(max_prompt < max_len, "rejection-sample: a prompt of {} tokens leaves no room under the model's {} positions",
-        max_prompt, model->rope.max_pos);
+        max_prompt, model.max_positions());
   const int64_t slots = sample_slots(o.max_batch, int64_t(problems.size()), o.k);
-  Engine engine(*model, slots, max_len);
+  Engine engine(model, slots, max_len);
 
   RejectionStats st;
   st.problems = int64_t(problems.size());

@@ -8,16 +8,16 @@
 
 namespace nanoseek {
 
-std::map<std::string, double> validation_loss(const Model& m, const Shard& shard, int64_t B, int64_t T,
+std::map<std::string, double> validation_loss(const LanguageModel& m, const Shard& shard, int64_t B, int64_t T,
                                               int64_t n_batches, Pack pack) {
   DataLoader dl(shard, B, T, 0, /*shuffle=*/false, pack);
   n_batches = std::min(n_batches, std::max<int64_t>(1, dl.windows() / B));
-  Workspace ws = plan_workspace(m.cfg, B, T, false);
-  LossConfig lc{m.cfg.num_nextn_predict_layers > 0 ? 1.0 : 0.0, 0.0};
+  const std::unique_ptr<Activations> acts = m.plan(B, T, false);
+  const LossConfig lc{m.has_mtp() ? 1.0 : 0.0, 0.0};
   double ce = 0, mtp = 0;
   int64_t n = 0, nm = 0;
   for (int64_t i = 0; i < n_batches; ++i) {
-    const StepStats s = m.forward(dl.next(), ws, lc);
+    const StepStats s = m.forward(dl.next(), *acts, lc);
     ce += s.ce * double(s.ce_count);
     n += s.ce_count;
     if (!s.mtp_ce.empty()) {
@@ -30,25 +30,7 @@ std::map<std::string, double> validation_loss(const Model& m, const Shard& shard
   return out;
 }
 
-std::map<std::string, double> validation_loss(const DenseModel& m, const Shard& shard, int64_t B, int64_t T,
-                                              int64_t n_batches, Pack pack) {
-  DataLoader dl(shard, B, T, 0, /*shuffle=*/false, pack);
-  n_batches = std::min(n_batches, std::max<int64_t>(1, dl.windows() / B));
-  DenseActs acts = plan_dense_acts(m.cfg, B, T);
-  double ce = 0;
-  int64_t n = 0;
-  for (int64_t i = 0; i < n_batches; ++i) {
-    const DenseStats s = m.forward(dl.next(), acts);
-    ce += s.loss * double(s.count);
-    n += s.count;
-  }
-  return {{"val_loss", n ? ce / double(n) : 0.0}};
-}
-
-namespace {
-
-template <class M>
-std::map<std::string, double> task_accuracy_impl(const M& m, const Tokenizer& tok, const AccuracyOptions& o) {
+std::map<std::string, double> task_accuracy(const LanguageModel& m, const Tokenizer& tok, const AccuracyOptions& o) {
   struct Item {
     const Task* task;
     Problem p;
@@ -75,7 +57,7 @@ std::map<std::string, double> task_accuracy_impl(const M& m, const Tokenizer& to
   req.sampling.temperature = 0;
   req.sampling.max_new_tokens = o.max_new_tokens;
   if (tok.eos_id() >= 0) req.sampling.stop_ids = {tok.eos_id()};
-  const int64_t max_len = std::min<int64_t>(m.cfg.max_position_embeddings, max_prompt + o.max_new_tokens);
+  const int64_t max_len = std::min<int64_t>(m.max_positions(), max_prompt + o.max_new_tokens);
   Engine eng(m, std::min<int64_t>(o.max_batch, int64_t(items.size())), max_len);
   const std::vector<Completion> comps = eng.generate(req);
 
@@ -98,15 +80,6 @@ std::map<std::string, double> task_accuracy_impl(const M& m, const Tokenizer& to
   out["format_ok"] = double(fmt_ok) / double(comps.size());
   out["gen_tokens"] = double(gen) / double(comps.size());
   return out;
-}
-
-}  // namespace
-
-std::map<std::string, double> task_accuracy(const Model& m, const Tokenizer& tok, const AccuracyOptions& o) {
-  return task_accuracy_impl(m, tok, o);
-}
-std::map<std::string, double> task_accuracy(const DenseModel& m, const Tokenizer& tok, const AccuracyOptions& o) {
-  return task_accuracy_impl(m, tok, o);
 }
 
 }  // namespace nanoseek

@@ -10,18 +10,14 @@
 #include "data/corpus.h"
 #include "data/loader.h"
 #include "data/shard.h"
-#include "model/dense.h"
-#include "model/model.h"
+#include "model/language_model.h"
 #include "tokenizer/tokenizer.h"
 
 namespace nanoseek {
 
 // Mean next-token cross-entropy over the first n_batches B×T windows of the shard, in file order
 // ("val_loss"), and the mean MTP cross-entropy of module 1 when the model has one ("val_mtp_loss").
-std::map<std::string, double> validation_loss(const Model& m, const Shard& shard, int64_t B, int64_t T,
-                                              int64_t n_batches, Pack pack = Pack::Docs);
-// The same for a dense model ("val_loss" only).
-std::map<std::string, double> validation_loss(const DenseModel& m, const Shard& shard, int64_t B, int64_t T,
+std::map<std::string, double> validation_loss(const LanguageModel& m, const Shard& shard, int64_t B, int64_t T,
                                               int64_t n_batches, Pack pack = Pack::Docs);
 
 struct AccuracyOptions {
@@ -36,7 +32,6 @@ struct AccuracyOptions {
 
 // Keys: "acc/<task>/<level>", "acc/<level>" (mean over tasks), "acc" (all), "format_ok" (share of completions
 // with the R1 <think>…</think><answer>…</answer> shape), "gen_tokens" (mean completion length).
-std::map<std::string, double> task_accuracy(const Model& m, const Tokenizer& tok, const AccuracyOptions& o);
-std::map<std::string, double> task_accuracy(const DenseModel& m, const Tokenizer& tok, const AccuracyOptions& o);
+std::map<std::string, double> task_accuracy(const LanguageModel& m, const Tokenizer& tok, const AccuracyOptions& o);
 
 }  // namespace nanoseek

@@ -1,40 +1,18 @@
 #include "train/optimizer.h"
 
 #include <cmath>
-#include <set>
 
 #include "core/error.h"
-#include "model/dense.h"
 
 namespace nanoseek {
 
-bool decays(const TensorSpec& s) { return s.role != Role::Norm && s.shape.size() >= 2; }
-
-std::vector<AdamW::Span> adamw_spans(const TensorLayout& layout) {
-  std::vector<AdamW::Span> spans;
-  std::set<size_t> seen;  // a tied lm_head shares embed's offset
-  for (size_t i = 0; i < layout.specs.size(); ++i) {
-    const auto& s = layout.specs[i];
-    if (!s.trainable || !seen.insert(layout.offsets[i]).second) continue;
-    spans.push_back({layout.offsets[i], size_t(s.numel()), decays(s)});
-  }
-  return spans;
-}
-
-AdamW::AdamW(const TensorLayout& layout, AdamWConfig c)
-    : cfg(c), m(layout.total, 0.f), v(layout.total, 0.f), spans(adamw_spans(layout)) {}
+AdamW::AdamW(const LanguageModel& model, AdamWConfig c)
+    : AdamW(model.trainable_spans(), model.param_buffer().size(), c) {}
 
 AdamW::AdamW(std::vector<Span> sp, size_t total, AdamWConfig c)
     : cfg(c), m(total, 0.f), v(total, 0.f), spans(std::move(sp)) {
   for (const Span& s : spans)
     check(s.begin + s.n <= total, "AdamW: span [{}, {}) outside the {}-float buffer", s.begin, s.begin + s.n, total);
-}
-
-std::vector<AdamW::Span> dense_adamw_spans(const DenseLayout& layout) {
-  std::vector<AdamW::Span> out;
-  for (size_t i = 0; i < layout.specs.size(); ++i)
-    out.push_back({layout.offsets[i], size_t(layout.specs[i].numel()), layout.specs[i].shape.size() >= 2});
-  return out;
 }
 
 void AdamW::step(float* p, const float* g, double lr) {

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "model/weights.h"
+#include "model/language_model.h"
 
 namespace nanoseek {
 
@@ -17,12 +17,10 @@ struct AdamWConfig {
 
 class AdamW {
  public:
-  struct Span {
-    size_t begin, n;
-    bool decay;
-  };
-  AdamW(const TensorLayout& layout, AdamWConfig c);
-  // Any flat buffer of `total` floats (e.g. a dense student, model/dense.h: dense_adamw_spans).
+  using Span = ParamSpan;
+  // A model's trainable tensors (LanguageModel::trainable_spans: the registry's decay policy).
+  AdamW(const LanguageModel& model, AdamWConfig c);
+  // Any flat buffer of `total` floats.
   AdamW(std::vector<Span> spans, size_t total, AdamWConfig c);
   void step(float* params, const float* grads, double lr);  // increments t first
   AdamWConfig cfg;
@@ -30,12 +28,6 @@ class AdamW {
   std::vector<float> m, v;        // [layout.total]
   std::vector<Span> spans;        // trainable tensors (tied heads appear once)
 };
-
-bool decays(const TensorSpec& s);  // weight decay applies to matrices and embeddings, not norm gains
-std::vector<AdamW::Span> adamw_spans(const TensorLayout& layout);  // trainable tensors once, decay by decays()
-// Dense student layout: every tensor trainable; decay on matrices and embeddings, not on norm gains or biases.
-struct DenseLayout;
-std::vector<AdamW::Span> dense_adamw_spans(const DenseLayout& layout);
 
 // Global L2 norm over the trainable spans. Summed in fixed 64K-element blocks in order, so the value does not
 // depend on the thread count.

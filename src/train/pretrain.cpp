@@ -7,15 +7,12 @@
 
 #include "core/error.h"
 #include "core/fs.h"
-#include "model/checkpoint.h"
-#include "model/counts.h"
 
 namespace nanoseek {
 
-template <class M>
-PretrainStageT<M>::PretrainStageT(const Recipe& r, const M& m, std::shared_ptr<const Shard> train,
-                                  std::shared_ptr<const Shard> val, Tokenizer tok, std::string tokenizer_dir)
-    : ws(plan_acts(m, r.batch_size, r.seq_len, true)),
+PretrainStage::PretrainStage(const Recipe& r, const LanguageModel& m, std::shared_ptr<const Shard> train,
+                             std::shared_ptr<const Shard> val, Tokenizer tok, std::string tokenizer_dir)
+    : ws(m.plan(r.batch_size, r.seq_len, true)),
       r_(r),
       train_(std::move(train)),
       val_(std::move(val)),
@@ -24,36 +21,30 @@ PretrainStageT<M>::PretrainStageT(const Recipe& r, const M& m, std::shared_ptr<c
       tok_dir_(std::move(tokenizer_dir)),
       lc_{r.mtp_lambda, r.alpha} {}
 
-template <class M>
-MicroResult PretrainStageT<M>::micro_step(M& m, int64_t, int) {
+MicroResult PretrainStage::micro_step(LanguageModel& m, int64_t, int) {
   const Batch b = loader_.next();
   MicroResult out;
   out.tokens = b.B * b.T;  // row positions processed, padding included (tokens/s is compute throughput)
-  if constexpr (std::is_same_v<M, Model>) {
-    const StepStats s = m.forward(b, ws, lc_);
-    m.backward(b, ws, lc_);
-    out.metrics = {{"loss", s.loss}, {"ce_loss", s.ce}, {"mtp_loss", s.mtp}, {"balance_loss", s.bal}};
-    out.expert_load = s.expert_load;
-  } else {
-    const DenseStats s = m.forward(b, ws);
-    m.backward(b, ws);
-    out.metrics = {{"loss", s.loss}, {"ce_loss", s.loss}};
+  StepStats s = m.forward(b, *ws, lc_);
+  m.backward(b, *ws, lc_);
+  out.metrics = {{"loss", s.loss}, {"ce_loss", s.ce}};
+  if (m.routed_layers() > 0) {   // the DeepSeek-V3 terms (a dense model has neither)
+    out.metrics["mtp_loss"] = s.mtp;
+    out.metrics["balance_loss"] = s.bal;
   }
+  out.expert_load = std::move(s.expert_load);
   return out;
 }
 
-template <class M>
-nlohmann::json PretrainStageT<M>::state() const {
+nlohmann::json PretrainStage::state() const {
   return {{"loader_epoch", loader_.pos().epoch}, {"loader_cursor", loader_.pos().cursor}};
 }
 
-template <class M>
-void PretrainStageT<M>::restore(const nlohmann::json& j) {
+void PretrainStage::restore(const nlohmann::json& j) {
   loader_.set_pos({j.at("loader_epoch").get<int64_t>(), j.at("loader_cursor").get<int64_t>()});
 }
 
-template <class M>
-std::map<std::string, double> PretrainStageT<M>::evaluate(M& m, int64_t step) {
+std::map<std::string, double> PretrainStage::evaluate(LanguageModel& m, int64_t step) {
   auto out = validation_loss(m, *val_, r_.batch_size, r_.seq_len, r_.val_batches, parse_pack(r_.pack));
   if (r_.problems_per_level > 0) {
     AccuracyOptions o;
@@ -70,14 +61,10 @@ std::map<std::string, double> PretrainStageT<M>::evaluate(M& m, int64_t step) {
   return out;
 }
 
-template <class M>
-void PretrainStageT<M>::save_extra(const std::string& dir) const {
+void PretrainStage::save_extra(const std::string& dir) const {
   for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
     if (file_exists(tok_dir_ + "/" + f)) write_file_atomic(dir + "/" + f, read_file(tok_dir_ + "/" + f));
 }
-
-template class PretrainStageT<Model>;
-template class PretrainStageT<DenseModel>;
 
 namespace {
 
@@ -104,16 +91,15 @@ struct Corpus {
 };
 
 // Trains a freshly initialised model of either architecture and writes OUT/final (+ eval.json).
-template <class M>
-PretrainResult train_pretrain(const Recipe& r, M& m, const Corpus& c, const std::string& out, bool resume, bool quiet,
-                              std::chrono::steady_clock::time_point t0) {
-  constexpr bool kMoE = std::is_same_v<M, Model>;
-  check(m.cfg.vocab_size >= c.tok.vocab_size(), "{}: model.vocab_size {} is smaller than the tokenizer's {}", r.path,
-        m.cfg.vocab_size, c.tok.vocab_size());
-  check(r.seq_len <= m.cfg.max_position_embeddings, "{}: train.seq_len {} exceeds max_position_embeddings {}", r.path,
-        r.seq_len, m.cfg.max_position_embeddings);
+PretrainResult train_pretrain(const Recipe& r, LanguageModel& m, const Corpus& c, const std::string& out, bool resume,
+                              bool quiet, std::chrono::steady_clock::time_point t0) {
+  const ModelSummary ms = summarize_config(m.config_json(), r.path + " [model]", r.seq_len);
+  check(m.vocab_size() >= c.tok.vocab_size(), "{}: model.vocab_size {} is smaller than the tokenizer's {}", r.path,
+        m.vocab_size(), c.tok.vocab_size());
+  check(r.seq_len <= ms.max_positions, "{}: train.seq_len {} exceeds max_position_embeddings {}", r.path, r.seq_len,
+        ms.max_positions);
   m.enable_grad();
-  PretrainStageT<M> stage(r, m, c.train, c.val, c.tok, c.tok_dir);
+  PretrainStage stage(r, m, c.train, c.val, c.tok, c.tok_dir);
 
   TrainConfig tc;
   tc.steps = r.steps;
@@ -121,8 +107,7 @@ PretrainResult train_pretrain(const Recipe& r, M& m, const Corpus& c, const std:
   tc.lr = LrSchedule{parse_lr_kind(r.schedule), r.lr, r.min_lr, r.warmup, r.steps, r.decay_frac};
   tc.adamw = AdamWConfig{r.beta1, r.beta2, r.eps, r.weight_decay};
   tc.clip = r.clip;
-  if constexpr (kMoE) tc.gamma = m.cfg.has_correction_bias() ? r.gamma : 0.0;
-  else tc.gamma = 0.0;
+  tc.gamma = m.has_router_bias() ? r.gamma : 0.0;
   tc.gamma_until = r.gamma_until;
   tc.log_every = r.log_every;
   tc.eval_every = r.eval_every;
@@ -132,27 +117,20 @@ PretrainResult train_pretrain(const Recipe& r, M& m, const Corpus& c, const std:
   tc.quiet = quiet;
 
   if (!quiet) {
-    if constexpr (kMoE) {
-      const ModelCounts mc = count_model(m.cfg, r.seq_len);
-      fmt::print("model: {} params ({} active/token) + {} MTP, vocab {}, {} layers, {} experts (top-{})\n",
-                 mc.total_params, mc.active_params_per_token, mc.mtp_params, m.cfg.vocab_size,
-                 m.cfg.num_hidden_layers, m.cfg.n_routed_experts, m.cfg.num_experts_per_tok);
-    } else {
-      fmt::print("model: {} (dense) {} params, vocab {}, {} layers, hidden {}, {} heads / {} kv heads\n",
-                 m.cfg.model_type, m.params.size(), m.cfg.vocab_size, m.cfg.num_hidden_layers, m.cfg.hidden_size,
-                 m.cfg.num_attention_heads, m.cfg.num_key_value_heads);
-    }
+    fmt::print("model: {} ({}) {} params ({} active/token) + {} MTP, vocab {}, {} layers, hidden {}\n",
+               ms.model_type, ms.architecture, ms.total_params, ms.active_params_per_token, ms.mtp_params,
+               ms.vocab_size, ms.layers, ms.hidden_size);
     const int64_t per_step = r.batch_size * r.seq_len * r.grad_accum;
     fmt::print("batch: B {} x T {} x accum {} = {} tokens/step; {} steps = {:.2f}M tokens ({:.2f} epochs of {} "
                "train tokens)\n",
                r.batch_size, r.seq_len, r.grad_accum, per_step, r.steps, double(per_step * r.steps) / 1e6,
                double(per_step * r.steps) / double(c.train->tokens.size()), c.train->tokens.size());
-    const double pb = double(m.params.size() * sizeof(float)), ab = double(acts_bytes(stage.ws));
+    const double pb = double(m.param_buffer().size() * sizeof(float)), ab = double(stage.ws->bytes);
     fmt::print("memory: params {:.1f} MiB, grads {:.1f} MiB, Adam moments {:.1f} MiB, activations {:.1f} MiB "
                "(B x T = {} x {}), total {:.1f} MiB; {} threads\n",
                mib(pb), mib(pb), mib(2 * pb), mib(ab), r.batch_size, r.seq_len, mib(4 * pb + ab),
                omp_get_max_threads());
-    if constexpr (kMoE)
+    if (m.routed_layers() > 0)
       fmt::print("balancing: gamma {} (aux-loss-free bias), alpha {} (sequence-wise loss); MTP lambda {}\n",
                  tc.gamma, r.alpha, r.mtp_lambda);
   }
@@ -206,16 +184,9 @@ PretrainResult run_pretrain(const std::string& recipe_path, const std::string& o
   c.val = std::make_shared<const Shard>(read_shard(corpus + "/val.bin", c.tok.vocab_size()));
 
   const nlohmann::json cj = model_config_json(r, c.tok.vocab_size(), c.tok.bos_id(), c.tok.eos_id());
-  const std::string label = r.path + " [model]";
-  if (cj.contains("model_type") && cj["model_type"].is_string() &&
-      is_dense_model_type(cj["model_type"].get<std::string>())) {
-    DenseModel m(parse_dense_config(cj, label));
-    m.init(r.seed);
-    return train_pretrain(r, m, c, out, resume, quiet, t0);
-  }
-  Model m(parse_config(cj, label));
-  init_weights(m, r.seed);
-  return train_pretrain(r, m, c, out, resume, quiet, t0);
+  const std::unique_ptr<LanguageModel> m = make_language_model(cj, r.path + " [model]");
+  m->init(r.seed);
+  return train_pretrain(r, *m, c, out, resume, quiet, t0);
 }
 
 }  // namespace nanoseek

@@ -16,19 +16,17 @@
 
 namespace nanoseek {
 
-// M = Model or DenseModel (trainer.h StageFor).
-template <class M>
-class PretrainStageT : public StageFor<M> {
+class PretrainStage : public TrainStage {
  public:
-  PretrainStageT(const Recipe& r, const M& m, std::shared_ptr<const Shard> train, std::shared_ptr<const Shard> val,
-                 Tokenizer tok, std::string tokenizer_dir);
-  MicroResult micro_step(M& m, int64_t step, int micro) override;
+  PretrainStage(const Recipe& r, const LanguageModel& m, std::shared_ptr<const Shard> train,
+                std::shared_ptr<const Shard> val, Tokenizer tok, std::string tokenizer_dir);
+  MicroResult micro_step(LanguageModel& m, int64_t step, int micro) override;
   nlohmann::json state() const override;
   void restore(const nlohmann::json& j) override;
-  std::map<std::string, double> evaluate(M& m, int64_t step) override;
+  std::map<std::string, double> evaluate(LanguageModel& m, int64_t step) override;
   void save_extra(const std::string& dir) const override;  // tokenizer.json + tokenizer_config.json
 
-  ActsFor<M> ws;  // planned with grad for B×T
+  std::unique_ptr<Activations> ws;  // planned with grad for B×T
 
  private:
   const Recipe& r_;
@@ -38,8 +36,6 @@ class PretrainStageT : public StageFor<M> {
   std::string tok_dir_;
   LossConfig lc_;
 };
-using PretrainStage = PretrainStageT<Model>;
-using DensePretrainStage = PretrainStageT<DenseModel>;
 
 struct PretrainResult {
   bool completed = false;            // false when stopped by SIGINT

@@ -11,12 +11,12 @@
 #include "core/fs.h"
 #include "core/rng.h"
 #include "model/checkpoint.h"
-#include "model/counts.h"
 
 namespace nanoseek {
 
-SftStage::SftStage(const Model& m, ChatPacker tr, std::optional<ChatPacker> va, LossConfig lc, std::string init_dir)
-    : ws(plan_workspace(m.cfg, tr.B, tr.T, true)),
+SftStage::SftStage(const LanguageModel& m, ChatPacker tr, std::optional<ChatPacker> va, LossConfig lc,
+                   std::string init_dir)
+    : ws(m.plan(tr.B, tr.T, true)),
       train(std::move(tr)),
       val(std::move(va)),
       lc_(lc),
@@ -24,14 +24,15 @@ SftStage::SftStage(const Model& m, ChatPacker tr, std::optional<ChatPacker> va, 
   check(!val || (val->B == train.B && val->T == train.T), "sft: validation batches must have the training shape");
 }
 
-MicroResult SftStage::micro_step(Model& m, int64_t, int) {
+MicroResult SftStage::micro_step(LanguageModel& m, int64_t, int) {
   const Batch b = train.next();
-  const StepStats s = m.forward(b, ws, lc_);
-  m.backward(b, ws, lc_);
+  StepStats s = m.forward(b, *ws, lc_);
+  m.backward(b, *ws, lc_);
   MicroResult out;
   out.tokens = b.B * b.T;
-  out.metrics = {{"loss", s.loss}, {"ce_loss", s.ce}, {"mtp_loss", s.mtp}, {"target_tokens", double(s.ce_count)}};
-  out.expert_load = s.expert_load;
+  out.metrics = {{"loss", s.loss}, {"ce_loss", s.ce}, {"target_tokens", double(s.ce_count)}};
+  if (m.has_mtp()) out.metrics["mtp_loss"] = s.mtp;
+  out.expert_load = std::move(s.expert_load);
   return out;
 }
 
@@ -41,14 +42,14 @@ void SftStage::restore(const nlohmann::json& j) {
   train.set_pos({j.at("epoch").get<int64_t>(), j.at("cursor").get<int64_t>()});
 }
 
-std::map<std::string, double> SftStage::evaluate(Model& m, int64_t) {
+std::map<std::string, double> SftStage::evaluate(LanguageModel& m, int64_t) {
   if (!val) return {};
   const LossConfig main_only{0.0, 0.0};
   double sum = 0;
   int64_t count = 0;
   for (int64_t r = 0; r < val->rows(); r += val->B) {
     const Batch b = val->rows_at(r);
-    const StepStats s = m.forward(b, ws, main_only);
+    const StepStats s = m.forward(b, *ws, main_only);
     sum += s.ce * double(s.ce_count);
     count += s.ce_count;
   }
@@ -99,14 +100,14 @@ SftResult run_sft(const SftOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   check_options(o);
   if (o.threads > 0) omp_set_num_threads(o.threads);
-  std::unique_ptr<Model> mp = load_model(o.model_dir);
-  Model& m = *mp;
+  const std::unique_ptr<LanguageModel> mp = load_language_model(o.model_dir);
+  LanguageModel& m = *mp;
   check(file_exists(o.model_dir + "/tokenizer.json"), "{}: no tokenizer.json in the model directory", o.model_dir);
   const Tokenizer tok = Tokenizer::load(o.model_dir);
-  check(tok.vocab_size() <= m.cfg.vocab_size, "{}: the tokenizer has {} ids but the model's vocab_size is {}",
-        o.model_dir, tok.vocab_size(), m.cfg.vocab_size);
-  check(o.seq_len <= m.cfg.max_position_embeddings, "sft: seq_len {} exceeds the model's max_position_embeddings {}",
-        o.seq_len, m.cfg.max_position_embeddings);
+  check(tok.vocab_size() <= m.vocab_size(), "{}: the tokenizer has {} ids but the model's vocab_size is {}",
+        o.model_dir, tok.vocab_size(), m.vocab_size());
+  check(o.seq_len <= m.max_positions(), "sft: seq_len {} exceeds the model's max_position_embeddings {}", o.seq_len,
+        m.max_positions());
   const ChatRendering rendering = rendering_for_model(o.model_dir, tok, o.rendering);
 
   // Data: read, split, tokenize.
@@ -139,7 +140,7 @@ SftResult run_sft(const SftOptions& o) {
   tc.lr = LrSchedule{parse_lr_kind(o.schedule), o.lr, o.min_lr, o.warmup, steps, 0.2};
   tc.adamw = AdamWConfig{0.9, 0.95, 1e-8, o.weight_decay};
   tc.clip = o.clip;
-  tc.gamma = m.cfg.has_correction_bias() ? o.gamma : 0.0;
+  tc.gamma = m.has_router_bias() ? o.gamma : 0.0;
   tc.log_every = o.log_every;
   tc.eval_every = o.eval_every;
   tc.ckpt_every = o.ckpt_every;
@@ -149,20 +150,20 @@ SftResult run_sft(const SftOptions& o) {
 
   if (!o.quiet) {
     const ChatPacker& t = stage.train;
-    const ModelCounts mc = count_model(m.cfg, o.seq_len);
-    fmt::print("model: {} ({} params, {} active/token, {} MTP); rendering {}\n", o.model_dir, mc.total_params,
-               mc.active_params_per_token, mc.mtp_params, rendering.name());
+    const ModelSummary mc = summarize_config(m.config_json(), o.model_dir, o.seq_len);
+    fmt::print("model: {} ({}, {} params, {} active/token, {} MTP); rendering {}\n", o.model_dir, mc.model_type,
+               mc.total_params, mc.active_params_per_token, mc.mtp_params, rendering.name());
     fmt::print("data: {}: {} train + {} val samples; {} truncated to seq_len {}; {} rows/epoch ({:.0f}% filled), "
                "{} target tokens/epoch\n", o.data, res.train_samples, res.val_samples, res.truncated, o.seq_len,
                t.rows(), 100 * t.fill(), t.loss_tokens());
     fmt::print("batch: B {} x T {} x accum {} = {} rows ({} positions)/step; {} steps = {:.2f} epochs\n",
                o.batch_size, o.seq_len, o.grad_accum, per_step_rows, per_step_rows * o.seq_len, steps,
                double(steps * per_step_rows) / double(t.rows()));
-    const double pb = double(m.param_bytes());
+    const double pb = double(m.param_buffer().size() * sizeof(float));
     fmt::print("memory: params {:.1f} MiB, grads {:.1f} MiB, Adam moments {:.1f} MiB, activations {:.1f} MiB "
                "(B x T = {} x {}), total {:.1f} MiB; {} threads\n",
-               mib(pb), mib(pb), mib(2 * pb), mib(double(stage.ws.bytes)), o.batch_size, o.seq_len,
-               mib(4 * pb + double(stage.ws.bytes)), omp_get_max_threads());
+               mib(pb), mib(pb), mib(2 * pb), mib(double(stage.ws->bytes)), o.batch_size, o.seq_len,
+               mib(4 * pb + double(stage.ws->bytes)), omp_get_max_threads());
   }
 
   Trainer trainer(m, tc, stage);

@@ -2,7 +2,7 @@
 // tokens of chat samples (data/chat_data.h masks, data/chat_pack.h packing), plugged into the shared Trainer.
 // The mean is over the masked targets of each micro-batch. The MTP modules see the same masked targets (a module
 // predicting past its sample or into a prompt gets −1), weighted by mtp_lambda (0 by default: SFT trains the main
-// head; the modules keep their pretrained weights).
+// head; the modules keep their pretrained weights). Either architecture: a DeepSeek-V3 model or a dense student.
 //
 //   SftOptions o; o.model_dir = "runs/tiny-base/final"; o.data = "cold.jsonl"; o.out_dir = "runs/sft";
 //   SftResult r = run_sft(o);     // OUT/final is a model dir (config, weights, tokenizer, eval.json)
@@ -22,14 +22,15 @@ namespace nanoseek {
 class SftStage : public TrainStage {
  public:
   // val may be empty (no held-out samples): evaluate() then reports nothing.
-  SftStage(const Model& m, ChatPacker train, std::optional<ChatPacker> val, LossConfig lc, std::string init_dir);
-  MicroResult micro_step(Model& m, int64_t step, int micro) override;
+  SftStage(const LanguageModel& m, ChatPacker train, std::optional<ChatPacker> val, LossConfig lc,
+           std::string init_dir);
+  MicroResult micro_step(LanguageModel& m, int64_t step, int micro) override;
   nlohmann::json state() const override;
   void restore(const nlohmann::json& j) override;
-  std::map<std::string, double> evaluate(Model& m, int64_t step) override;  // "val_loss": CE over val targets
+  std::map<std::string, double> evaluate(LanguageModel& m, int64_t step) override;  // "val_loss": CE over val targets
   void save_extra(const std::string& dir) const override;                    // tokenizer files of the init dir
 
-  Workspace ws;  // planned with grad for B×T; evaluation reuses it forward-only
+  std::unique_ptr<Activations> ws;  // planned with grad for B×T; evaluation reuses it forward-only
   ChatPacker train;
   std::optional<ChatPacker> val;
 

@@ -70,32 +70,6 @@ std::string latest_checkpoint(const std::string& out_dir) {
   return path;
 }
 
-Trainable trainable(Model& m) {
-  m.enable_grad();
-  Trainable t;
-  t.params = m.params.data();
-  t.grads = m.grads.data();
-  t.total = m.layout.total;
-  t.spans = adamw_spans(m.layout);
-  t.layers = m.cfg.total_layers();
-  t.router_bias = [&m](int64_t l) { return m.w.layers[l].router_bias; };
-  t.save = [&m](const std::string& dir) { save_model(m, dir, DType::F32); };
-  t.load_weights = [&m](const std::string& dir) { load_weights(m, dir); };
-  return t;
-}
-
-Trainable trainable(DenseModel& m) {
-  m.enable_grad();
-  Trainable t;
-  t.params = m.params.data();
-  t.grads = m.grads.data();
-  t.total = m.layout.total;
-  t.spans = dense_adamw_spans(m.layout);
-  t.save = [&m](const std::string& dir) { save_dense_model(m, dir, DType::F32); };
-  t.load_weights = [&m](const std::string& dir) { load_dense_weights(m, dir); };
-  return t;
-}
-
 namespace {
 void check_train_config(const TrainConfig& c) {
   check(!c.out_dir.empty(), "trainer: out_dir is empty");
@@ -104,16 +78,14 @@ void check_train_config(const TrainConfig& c) {
 }
 }  // namespace
 
-Trainer::Trainer(Trainable t, TrainConfig c, StageBase& stage, std::function<MicroResult(int64_t, int)> micro,
-                 std::function<std::map<std::string, double>(int64_t)> eval)
-    : t_(std::move(t)), c_(std::move(c)), stage_(stage), micro_(std::move(micro)), eval_(std::move(eval)),
-      opt_(t_.spans, t_.total, c_.adamw) {
+Trainer::Trainer(LanguageModel& m, TrainConfig c, TrainStage& stage)
+    : m_((m.enable_grad(), m)), c_(std::move(c)), stage_(stage), opt_(m_, c_.adamw) {
   check_train_config(c_);
   make_dirs(c_.out_dir);
 }
 
 void Trainer::save_final(const std::string& dir) {
-  t_.save(dir);
+  m_.save(dir, DType::F32);
   stage_.save_extra(dir);
 }
 
@@ -147,7 +119,7 @@ int64_t Trainer::resume() {
   const std::string dir = latest_checkpoint(c_.out_dir);
   if (dir.empty()) return 0;
   const auto st = nlohmann::json::parse(read_file(dir + "/trainer_state.json"));
-  t_.load_weights(dir);
+  m_.load_weights(dir);
   const Checkpoint ck = Checkpoint::open(dir + "/optimizer.safetensors");
   const std::vector<int64_t> shape{int64_t(opt_.m.size())};
   ck.read_f32("exp_avg", shape, opt_.m.data());
@@ -170,16 +142,16 @@ void Trainer::log_step(nlohmann::json& j) {
 bool Trainer::run(int64_t until) {
   g_stop = false;
   auto prev = std::signal(SIGINT, on_sigint);
-  const int64_t L = t_.layers;
+  const int64_t L = m_.routed_layers();
   bool interrupted = false;
   while (step_ < c_.steps) {
     const double t0 = now_s();
-    std::fill(t_.grads, t_.grads + t_.total, 0.f);
+    m_.zero_grad();
     std::map<std::string, double> sums;
     std::vector<std::vector<int64_t>> load(L);
     int64_t tokens = 0;
     for (int k = 0; k < c_.grad_accum; ++k) {
-      MicroResult r = micro_(step_, k);
+      MicroResult r = stage_.micro_step(m_, step_, k);
       tokens += r.tokens;
       for (auto& [name, v] : r.metrics) sums[name] += v;
       for (size_t l = 0; l < r.expert_load.size() && l < size_t(L); ++l) {
@@ -187,11 +159,11 @@ bool Trainer::run(int64_t until) {
         for (size_t e = 0; e < r.expert_load[l].size(); ++e) load[l][e] += r.expert_load[l][e];
       }
     }
-    if (c_.grad_accum > 1) scale_grads(opt_, t_.grads, 1.f / float(c_.grad_accum));
-    const double gnorm = grad_norm(opt_, t_.grads);
-    if (c_.clip > 0 && gnorm > c_.clip) scale_grads(opt_, t_.grads, float(c_.clip / gnorm));
+    if (c_.grad_accum > 1) scale_grads(opt_, m_.grad_buffer().data(), 1.f / float(c_.grad_accum));
+    const double gnorm = grad_norm(opt_, m_.grad_buffer().data());
+    if (c_.clip > 0 && gnorm > c_.clip) scale_grads(opt_, m_.grad_buffer().data(), float(c_.clip / gnorm));
     const double lr = c_.lr.at(step_);
-    opt_.step(t_.params, t_.grads, lr);
+    opt_.step(m_.param_buffer().data(), m_.grad_buffer().data(), lr);
     // Aux-loss-free balancing (spec §2.4): after the optimizer step, from the whole step's load.
     const bool gamma_on = c_.gamma > 0 && double(step_) < c_.gamma_until * double(c_.steps);
     nlohmann::json loads = nlohmann::json::array();
@@ -201,7 +173,7 @@ bool Trainer::run(int64_t until) {
       int64_t mx = 0, tot = 0;
       for (int64_t x : load[l]) mx = std::max(mx, x), tot += x;
       loads.push_back(tot ? double(mx) * double(E) / double(tot) : 0.0);
-      float* bias = gamma_on && t_.router_bias ? t_.router_bias(l) : nullptr;
+      float* bias = gamma_on ? m_.router_bias(l) : nullptr;
       if (bias) update_router_bias(bias, load[l].data(), E, float(c_.gamma));
     }
     ++step_;
@@ -228,7 +200,7 @@ bool Trainer::run(int64_t until) {
     const bool pause = !interrupted && until > 0 && step_ >= until && step_ < c_.steps;
     const bool last = step_ == c_.steps;
     if (!interrupted && ((c_.eval_every > 0 && step_ % c_.eval_every == 0) || last)) {
-      last_eval = eval_(step_);
+      last_eval = stage_.evaluate(m_, step_);
       for (auto& [name, v] : last_eval) j[name] = v;
     }
     log_step(j);

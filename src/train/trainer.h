@@ -2,9 +2,8 @@
 // the Trainer owns everything else — AdamW, LR schedule, gradient accumulation and clipping, the aux-loss-free
 // router-bias update, checkpoints (atomic, resumable bit-exactly), metrics.jsonl, the progress line, SIGINT.
 //
-//   struct MyStage : TrainStage { MicroResult micro_step(Model& m, int64_t step, int micro) override {...} };
-//   Trainer t(model, cfg, stage);
-//   (a dense student, model/dense.h: DenseTrainStage + Trainer(dense_model, cfg, stage), the same loop)
+//   struct MyStage : TrainStage { MicroResult micro_step(LanguageModel& m, int64_t step, int micro) override {...} };
+//   Trainer t(model, cfg, stage);    // any LanguageModel: DeepSeek-V3 or a dense Qwen2/Llama student
 //   t.resume();            // from the newest DIR/ckpt-STEP, if any
 //   t.run();               // false if interrupted (a checkpoint was saved)
 //
@@ -16,11 +15,9 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <type_traits>
 #include <vector>
 
-#include "model/dense.h"
-#include "model/model.h"
+#include "model/language_model.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
 
@@ -47,66 +44,24 @@ struct MicroResult {
   std::vector<std::vector<int64_t>> expert_load;   // [total_layers][E] or empty; summed over micro-steps
 };
 
-// What every stage shares whatever the model: its resumable state and extra files.
-class StageBase {
+// A training stage: supplies the loss of each micro-batch; the Trainer does the rest.
+class TrainStage {
  public:
-  virtual ~StageBase() = default;
+  virtual ~TrainStage() = default;
+  // Forward + backward of micro-batch `micro` of optimizer step `step`, accumulating into m's gradients.
+  virtual MicroResult micro_step(LanguageModel& m, int64_t step, int micro) = 0;
+  // Periodic evaluation (every eval_every steps and at the end); keys become metrics of that step.
+  virtual std::map<std::string, double> evaluate(LanguageModel&, int64_t step) { return {}; }
   virtual nlohmann::json state() const { return nlohmann::json::object(); }  // saved in checkpoints
   virtual void restore(const nlohmann::json&) {}
   // Extra files written into every checkpoint and final directory (e.g. the tokenizer).
   virtual void save_extra(const std::string& dir) const {}
 };
 
-class TrainStage : public StageBase {
- public:
-  // Forward + backward of micro-batch `micro` of optimizer step `step`, accumulating into m.grads.
-  virtual MicroResult micro_step(Model& m, int64_t step, int micro) = 0;
-  // Periodic evaluation (every eval_every steps and at the end); keys become metrics of that step.
-  virtual std::map<std::string, double> evaluate(Model&, int64_t step) { return {}; }
-};
-
-// The same for a dense student (no experts: MicroResult::expert_load stays empty).
-class DenseTrainStage : public StageBase {
- public:
-  virtual MicroResult micro_step(DenseModel& m, int64_t step, int micro) = 0;
-  virtual std::map<std::string, double> evaluate(DenseModel&, int64_t step) { return {}; }
-};
-
-// Stage base and planned activations for a model type: M = Model (DeepSeek-V3) or DenseModel (Qwen2/Llama).
-template <class M>
-using StageFor = std::conditional_t<std::is_same_v<M, Model>, TrainStage, DenseTrainStage>;
-template <class M>
-using ActsFor = std::conditional_t<std::is_same_v<M, Model>, Workspace, DenseActs>;
-inline Workspace plan_acts(const Model& m, int64_t B, int64_t T, bool grad) {
-  return plan_workspace(m.cfg, B, T, grad);
-}
-inline DenseActs plan_acts(const DenseModel& m, int64_t B, int64_t T, bool) { return plan_dense_acts(m.cfg, B, T); }
-inline size_t acts_bytes(const Workspace& a) { return a.bytes; }
-inline size_t acts_bytes(const DenseActs& a) { return a.bytes(); }
-
-// What the Trainer updates, whatever the architecture: flat params/grads, the optimizer's spans, the router biases
-// the aux-loss-free rule moves (none for dense), and how a checkpoint saves/loads the weights.
-struct Trainable {
-  float* params = nullptr;
-  float* grads = nullptr;
-  size_t total = 0;                    // floats in params and grads
-  std::vector<AdamW::Span> spans;      // what AdamW updates (and how)
-  int64_t layers = 0;                  // layers the stage may report expert load for
-  std::function<float*(int64_t layer)> router_bias;          // nullptr result: no bias in that layer
-  std::function<void(const std::string& dir)> save;          // a model directory (config.json + weights)
-  std::function<void(const std::string& dir)> load_weights;  // from a directory written by save
-};
-Trainable trainable(Model& m);        // enables grads
-Trainable trainable(DenseModel& m);   // enables grads
-
 class Trainer {
  public:
-  // M = Model (stage: TrainStage) or DenseModel (stage: DenseTrainStage).
-  template <class M>
-  Trainer(M& m, TrainConfig c, StageFor<M>& stage)
-      : Trainer(trainable(m), std::move(c), stage,
-                [&m, &stage](int64_t step, int k) { return stage.micro_step(m, step, k); },
-                [&m, &stage](int64_t step) { return stage.evaluate(m, step); }) {}
+  // Enables m's gradients; AdamW updates m.trainable_spans(), the bias rule m.router_bias(layer).
+  Trainer(LanguageModel& m, TrainConfig c, TrainStage& stage);
   int64_t resume();          // newest checkpoint's step (0 if none); metrics.jsonl lines past it are dropped
   // Steps until c.steps (or until step `until` when > 0, e.g. to test resume); saves a checkpoint and returns false
   // when it stops early (SIGINT or `until`), true when training is complete.
@@ -119,14 +74,10 @@ class Trainer {
   double train_seconds = 0;                   // wall time in steps (excl. eval / checkpoints) this session
 
  private:
-  Trainer(Trainable t, TrainConfig c, StageBase& stage, std::function<MicroResult(int64_t, int)> micro,
-          std::function<std::map<std::string, double>(int64_t)> eval);
   void log_step(nlohmann::json& j);
-  Trainable t_;
+  LanguageModel& m_;
   TrainConfig c_;
-  StageBase& stage_;
-  std::function<MicroResult(int64_t, int)> micro_;
-  std::function<std::map<std::string, double>(int64_t)> eval_;
+  TrainStage& stage_;
   AdamW opt_;
   int64_t step_ = 0, tokens_seen_ = 0;
   double elapsed_ = 0, step_time_ema_ = 0;

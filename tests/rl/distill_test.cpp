@@ -196,8 +196,8 @@ TEST(Distill, EndToEnd_RandomTeacher_FilterAll_Kd4_2Problems_x2_12Steps) {
     EXPECT_GT(ev["eval"][who]["mean_response_tokens"].get<double>(), 0) << who;
   }
   TextModel tm = load_text_model(r.final_dir);
-  ASSERT_TRUE(tm.dense != nullptr);
-  EXPECT_EQ(tm.dense->cfg.vocab_size, tm.tok.vocab_size());
+  ASSERT_TRUE(is_dense_model_type(tm.model->model_type()));
+  EXPECT_EQ(tm.model->vocab_size(), tm.tok.vocab_size());
   auto engine = tm.make_engine(1, 32);
   GenerateRequest req;
   req.prompts = {tm.tok.encode("User: 1 + 2\nAssistant:")};

@@ -12,6 +12,7 @@
 #include "model/checkpoint.h"
 #include "core/rng.h"
 #include "rl/critic.h"
+#include "model/dense.h"
 #include "rl/grpo_stage.h"
 #include "test_util.h"
 
@@ -212,7 +213,7 @@ TEST(DenseGrpoStage, SamplerAgreesAndGradientIsFD_Qwen2_P2_G4) {
   GrpoSpec s = small_spec();
   s.beta = 0.5;
   s.eps_low = s.eps_high = 10.0;
-  DenseGrpoStage st(s, m, Tokenizer::load(test::source_dir() + "/tests/golden/tokenizer/trained/"),
+  GrpoStage st(s, m, Tokenizer::load(test::source_dir() + "/tests/golden/tokenizer/trained/"),
                     PromptFormat::Plain, dir, dir, true);
   m.zero_grad();
   const MicroResult r0 = st.micro_step(m, 0, 0);

@@ -81,7 +81,7 @@ TEST(R1ZeroCli, DenseBase) {
   std::filesystem::remove_all(out);
   auto [rc, log] = test::run_cmd(bin + " r1zero " + recipe + " --out " + out + " --set r1zero.base_recipe=ci-student.toml");
   ASSERT_EQ(rc, 0) << log;
-  EXPECT_NE(log.find("model: qwen2 (dense)"), std::string::npos) << log;
+  EXPECT_NE(log.find("model: qwen2 (dense, GQA + SwiGLU)"), std::string::npos) << log;
   const auto s = nlohmann::json::parse(read_file(out + "/summary.json"));
   expect_eval_json(s["before"], "d1");
   expect_eval_json(s["after"], "d1");

@@ -13,13 +13,13 @@ namespace nanoseek {
 namespace {
 
 // Next-token SFT on a fixed random stream; micro-batch contents are a pure function of (step, micro).
-class FixedDenseStage : public DenseTrainStage {
+class FixedDenseStage : public TrainStage {
  public:
-  FixedDenseStage(const DenseModel& m, int64_t B, int64_t T) : B_(B), T_(T), acts_(plan_dense_acts(m.cfg, B, T)) {
+  FixedDenseStage(const DenseModel& m, int64_t B, int64_t T) : B_(B), T_(T), acts_(m.plan(B, T, true)) {
     Rng r(17);
     for (int i = 0; i < 64; ++i) stream_.push_back(int32_t(r.below(uint64_t(m.cfg.vocab_size / 4))));  // learnable
   }
-  MicroResult micro_step(DenseModel& m, int64_t step, int micro) override {
+  MicroResult micro_step(LanguageModel& m, int64_t step, int micro) override {
     std::vector<int32_t> ids(size_t(B_ * T_)), tg(size_t(B_ * T_));
     for (int64_t i = 0; i < B_ * T_; ++i) {
       const size_t at = size_t((step * 2 + micro) * 3 + i) % (stream_.size() - 1);
@@ -27,14 +27,14 @@ class FixedDenseStage : public DenseTrainStage {
       tg[i] = stream_[at + 1];
     }
     const Batch b{B_, T_, ids.data(), tg.data(), nullptr};
-    const DenseStats s = m.forward(b, acts_);
-    m.backward(b, acts_);
+    const StepStats s = m.forward(b, *acts_, {});
+    m.backward(b, *acts_, {});
     return {B_ * T_, {{"loss", s.loss}}, {}};
   }
 
  private:
   int64_t B_, T_;
-  DenseActs acts_;
+  std::unique_ptr<Activations> acts_;
   std::vector<int32_t> stream_;
 };
 
@@ -58,7 +58,7 @@ TrainConfig config(const std::string& out) {
 
 TEST(DenseTrainer, AdamWSpans_DecayMatricesOnly_Qwen2Untied) {
   auto m = student();
-  const auto spans = dense_adamw_spans(m->layout);
+  const auto spans = m->trainable_spans();
   ASSERT_EQ(spans.size(), m->layout.specs.size());
   for (size_t i = 0; i < spans.size(); ++i) {
     const std::string& name = m->layout.specs[i].name;

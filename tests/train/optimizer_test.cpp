@@ -8,6 +8,7 @@
 
 #include "train/optimizer.h"
 #include "train/schedule.h"
+#include "model/weights.h"
 
 namespace nanoseek {
 namespace {
@@ -25,7 +26,7 @@ TensorLayout two_tensor_layout() {  // a [2,3] matrix, a [3] norm gain and a non
 TEST(AdamW, TwoStepsMatchFormula_w2x3_norm3) {
   const TensorLayout l = two_tensor_layout();
   AdamWConfig c{0.9, 0.95, 1e-8, 0.1};
-  AdamW opt(l, c);
+  AdamW opt(trainable_spans(l), l.total, c);
   std::vector<float> p(11), g(11);
   for (int i = 0; i < 11; ++i) p[i] = 0.1f * float(i) - 0.4f;
   std::vector<double> P(p.begin(), p.end()), M(11, 0), V(11, 0);
@@ -49,7 +50,7 @@ TEST(AdamW, TwoStepsMatchFormula_w2x3_norm3) {
 
 TEST(AdamW, GradNormAndScale_11elems) {
   const TensorLayout l = two_tensor_layout();
-  AdamW opt(l, {});
+  AdamW opt(trainable_spans(l), l.total, {});
   std::vector<float> g(11, 0.f);
   for (int i = 0; i < 11; ++i) g[i] = float(i);
   double want = 0;

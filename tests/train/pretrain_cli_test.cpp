@@ -60,7 +60,7 @@ TEST(PretrainCli, DenseQwen2Student) {
   auto [rc, log] = test::run_cmd(bin + " pretrain " + test::source_dir() + "/recipes/ci-student.toml --out " + out +
                                  " --set train.steps=20");
   ASSERT_EQ(rc, 0) << log;
-  EXPECT_NE(log.find("model: qwen2 (dense)"), std::string::npos) << log;
+  EXPECT_NE(log.find("model: qwen2 (dense, GQA + SwiGLU)"), std::string::npos) << log;
   const auto cfg = nlohmann::json::parse(read_file(out + "/final/config.json"));
   EXPECT_EQ(cfg["model_type"], "qwen2");
   EXPECT_EQ(cfg["architectures"][0], "Qwen2ForCausalLM");

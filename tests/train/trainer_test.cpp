@@ -50,7 +50,7 @@ struct LoaderStage : TrainStage {
       // Stream windows: this synthetic shard (documents up to 21 tokens) was sized for T = 16 cut windows; whole-
       // document rows would hold one truncated document each and repeat less in 20 steps.
       : loader(sh, B, T, 11, true, Pack::Stream), ws(plan_workspace(m.cfg, B, T, true)) {}
-  MicroResult micro_step(Model& m, int64_t step, int micro) override {
+  MicroResult micro_step(LanguageModel& m, int64_t step, int micro) override {
     if (interrupt_at == step && micro == 0) std::raise(SIGINT);
     const Batch b = loader.next();
     const StepStats s = m.forward(b, ws, lc);

@@ -1,4 +1,4 @@
-// Engine core for dense students (Qwen2 / Llama, model/dense.h): a per-layer K/V cache of post-RoPE keys and
+// The decode core (model/decode_core.h) of dense students (Qwen2 / Llama, model/dense.h): a per-layer K/V cache of post-RoPE keys and
 // values per kv head, written for every token before that layer's attention (prefill tokens see their own earlier
 // prompt tokens, decode tokens their whole history). Per layer, token t at (slot s, position p), head h:
 //   q, k, v = q_proj(n1) + bq, k_proj(n1) + bk, v_proj(n1) + bv;  q, k ← RoPE_half(·, p)
@@ -15,7 +15,6 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
-#include "infer/engine_core.h"
 #include "model/dense.h"
 #include "ops/linear.h"
 #include "ops/rmsnorm.h"
@@ -25,7 +24,7 @@
 namespace nanoseek {
 namespace {
 
-struct DenseCore final : EngineCore {
+struct DenseCore final : DecodeCore {
   const DenseModel& m;
   const DenseConfig& c;
   std::vector<float> cache;  // [layers][slots][max_len][W]
@@ -33,9 +32,7 @@ struct DenseCore final : EngineCore {
   std::vector<float> x, xn, rstd, q, kv, att, a, b, h;  // per-chunk scratch: [n,d] [n,d] [n] [n,qd] [n,W] ...
 
   DenseCore(const DenseModel& model, int64_t slots, int64_t max_len) : m(model), c(model.cfg) {
-    check(slots >= 1 && max_len >= 2, "engine: need at least 1 slot and 2 positions (got {} x {})", slots, max_len);
-    check(max_len <= m.rope.max_pos, "engine: max_len {} exceeds the model's position table ({})", max_len,
-          m.rope.max_pos);
+    check_shape(slots, max_len, m.rope.max_pos);
     qd = c.num_attention_heads * c.head_dim;
     kvd = c.num_key_value_heads * c.head_dim;
     W = 2 * kvd;
@@ -55,20 +52,8 @@ struct DenseCore final : EngineCore {
 
   void forward(const int32_t* tok, const int32_t* slot, const int32_t* pos, int64_t n,
                const std::vector<int64_t>& logit_rows, float* out) override {
-    for (int64_t i = 0; i < n; ++i) {
-      check(tok[i] >= 0 && tok[i] < c.vocab_size, "token id {} is outside the vocabulary [0, {})", tok[i],
-            c.vocab_size);
-      check(pos[i] >= 0 && pos[i] < plan.max_len, "position {} exceeds the engine's max_len {}", pos[i], plan.max_len);
-      check(slot[i] >= 0 && slot[i] < plan.slots, "cache slot {} outside [0, {})", slot[i], plan.slots);
-    }
-    size_t next_row = 0;
-    for (int64_t c0 = 0; c0 < n; c0 += max_step) {
-      const int64_t cn = std::min(max_step, n - c0);
-      std::vector<int64_t> rows;
-      while (next_row < logit_rows.size() && logit_rows[next_row] < c0 + cn) rows.push_back(logit_rows[next_row++] - c0);
-      chunk(tok + c0, slot + c0, pos + c0, cn, rows, out);
-      out += int64_t(rows.size()) * c.vocab_size;
-    }
+    forward_chunks(tok, slot, pos, n, logit_rows, out, max_step,
+                   [this](auto... a) { chunk(a...); });
   }
 
   static void add_bias(float* y, const float* bias, int64_t n, int64_t O, int64_t stride) {
@@ -153,8 +138,8 @@ struct DenseCore final : EngineCore {
 
 }  // namespace
 
-std::unique_ptr<EngineCore> make_dense_core(const DenseModel& m, int64_t slots, int64_t max_len) {
-  return std::make_unique<DenseCore>(m, slots, max_len);
+std::unique_ptr<DecodeCore> DenseModel::decode_core(int64_t slots, int64_t max_len) const {
+  return std::make_unique<DenseCore>(*this, slots, max_len);
 }
 
 }  // namespace nanoseek

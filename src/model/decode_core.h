@@ -1,0 +1,54 @@
+// What the generation loop (infer/engine.cpp) needs from a model: one mixed prefill/decode forward over tokens at
+// (cache slot, position), and a copy of a slot's cached prefix. Each architecture has its own core, because only
+// the attention over the cache differs: the compressed MLA cache with absorbed attention for the DeepSeek-V3 Model
+// (model/mla_decode.cpp), a per-layer GQA K/V cache for dense students (model/dense_decode.cpp). Scheduling,
+// sampling, stop rules and slots are the engine's, once for both.
+// A core reads the model's weights in place: a trainer updating them is seen by the next forward.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nanoseek {
+
+struct CachePlan {
+  int64_t slots = 0, max_len = 0, layers = 0, values_per_token = 0;  // values per token per layer
+  size_t bytes = 0;
+  std::string kind;  // what a cached row holds
+  std::string describe() const;
+};
+
+struct DecodeCore {
+  CachePlan plan;
+  int64_t vocab = 0;
+  virtual ~DecodeCore() = default;
+  // Runs tokens tok[n] at (slot[n], pos[n]); writes their cache rows; for each k, the logits of token
+  // logit_rows[k] (increasing) go to out + k·vocab. Every token id, slot and position is checked (Error).
+  virtual void forward(const int32_t* tok, const int32_t* slot, const int32_t* pos, int64_t n,
+                       const std::vector<int64_t>& logit_rows, float* out) = 0;
+  // Cache rows [0, len) of slot `from` copied to slot `to` (G samples share one prefill).
+  virtual void copy_prefix(int64_t from, int64_t to, int64_t len) = 0;
+
+ protected:
+  // The checks every core makes before a forward, and its chunking: run(tok, slot, pos, cn, rows, out) for
+  // consecutive chunks of at most max_step tokens, rows relative to the chunk.
+  template <class Run>
+  void forward_chunks(const int32_t* tok, const int32_t* slot, const int32_t* pos, int64_t n,
+                      const std::vector<int64_t>& logit_rows, float* out, int64_t max_step, Run&& run) {
+    check_inputs(tok, slot, pos, n);
+    size_t next_row = 0;
+    for (int64_t c0 = 0; c0 < n; c0 += max_step) {
+      const int64_t cn = std::min(max_step, n - c0);
+      std::vector<int64_t> rows;
+      while (next_row < logit_rows.size() && logit_rows[next_row] < c0 + cn) rows.push_back(logit_rows[next_row++] - c0);
+      run(tok + c0, slot + c0, pos + c0, cn, rows, out);
+      out += int64_t(rows.size()) * vocab;
+    }
+  }
+  void check_inputs(const int32_t* tok, const int32_t* slot, const int32_t* pos, int64_t n) const;
+  // Setup checks shared by the cores (slots ≥ 1, max_len ≥ 2 and within the position table).
+  static void check_shape(int64_t slots, int64_t max_len, int64_t max_pos);
+};
+
+}  // namespace nanoseek

@@ -1,0 +1,160 @@
+// The decode core of the DeepSeek-V3 Model (model/decode_core.h): the compressed MLA cache and absorbed attention
+// (spec §1.5–§1.6). Per layer, token t at (slot s, position p), head h:
+//   cache[s][j] = [RMSNorm(c^KV_j) (kv_lora) | RoPE(k^R_j) (rope)]           written once per token
+//   q̃ = W_UK_hᵀ q_nope                                                       [kv_lora]
+//   score_j = scale·(q̃·c_j + q_pe·k^R_j), j ≤ p;  ō = Σ_j softmax(score)_j c_j [kv_lora]
+//   o_h = W_UV_h ō                                                            [v_head_dim]
+// W_UK_h / W_UV_h are row blocks of kv_b_proj read in place (no copies at load). All of a layer's cache rows of a
+// step are written before its attention, so prefill tokens see their own earlier prompt tokens.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/parallel.h"
+#include "model/model.h"
+#include "ops/linear.h"
+#include "ops/rmsnorm.h"
+#include "ops/rope.h"
+
+namespace nanoseek {
+namespace {
+
+struct MlaCore final : DecodeCore {
+  const Model& m;
+  const ModelConfig& c;
+  std::vector<float> cache;  // [layers][slots][max_len][W]
+  int64_t W, max_step;       // values per cached token; tokens per forward chunk
+  // per-chunk scratch
+  Buf x, q, qa, qa_n, qa_rstd, kva, c_n, c_rstd, qt, obar, o, xnf, rstd_f;
+  std::vector<int32_t> posbuf;
+  std::vector<LayerActs> acts;  // per layer (FFN half), sized for max_step tokens
+
+  MlaCore(const Model& model, int64_t slots, int64_t max_len) : m(model), c(model.cfg) {
+    check_shape(slots, max_len, m.rope.max_pos);
+    W = c.kv_lora_rank + c.qk_rope_head_dim;
+    plan = {slots, max_len, c.num_hidden_layers, W, 0, "compressed MLA"};
+    vocab = c.vocab_size;
+    plan.bytes = size_t(c.num_hidden_layers * slots * max_len * W) * sizeof(float);
+    cache.assign(plan.bytes / sizeof(float), 0.f);
+    max_step = std::max<int64_t>(256, slots);
+    const int64_t n = max_step, d = c.hidden_size, H = c.num_attention_heads;
+    x.resize(n * d);
+    q.resize(n * c.q_out_dim());
+    if (c.q_lora_rank > 0) qa.resize(n * c.q_lora_rank), qa_n.resize(n * c.q_lora_rank), qa_rstd.resize(n);
+    kva.resize(n * W);
+    c_n.resize(n * c.kv_lora_rank);
+    c_rstd.resize(n);
+    qt.resize(n * H * c.kv_lora_rank);
+    obar.resize(n * H * c.kv_lora_rank);
+    o.resize(n * H * c.v_head_dim);
+    xnf.resize(n * d);
+    rstd_f.resize(n);
+    acts.resize(c.num_hidden_layers);
+    for (int64_t L = 0; L < c.num_hidden_layers; ++L) plan_layer_acts(c, L, n, acts[L]);
+  }
+
+  float* row(int64_t L, int64_t slot, int64_t pos) {
+    return cache.data() + ((L * plan.slots + slot) * plan.max_len + pos) * W;
+  }
+
+  // Runs tokens [n] at (slot, pos) through the model; for each i in logit_rows writes logits to out + k·V.
+  void forward(const int32_t* tok, const int32_t* slot, const int32_t* pos, int64_t n,
+               const std::vector<int64_t>& logit_rows, float* out) override {
+    forward_chunks(tok, slot, pos, n, logit_rows, out, max_step,
+                   [this](auto... a) { chunk(a...); });
+  }
+
+  void chunk(const int32_t* tok, const int32_t* slot, const int32_t* pos, int64_t n, const std::vector<int64_t>& rows,
+             float* out) {
+    const int64_t d = c.hidden_size, H = c.num_attention_heads, nope = c.qk_nope_head_dim, R = c.qk_rope_head_dim;
+    const int64_t Dq = c.qk_head_dim(), Dv = c.v_head_dim, kvl = c.kv_lora_rank, kvb = nope + Dv;
+    const float eps = float(c.rms_norm_eps), scale = m.attn_scale;
+#pragma omp parallel for schedule(static) if (worth_parallel(n * d))
+    for (int64_t i = 0; i < n; ++i) std::memcpy(&x[i * d], m.w.embed + int64_t(tok[i]) * d, sizeof(float) * d);
+    for (int64_t L = 0; L < c.num_hidden_layers; ++L) {
+      const LayerWeights& lw = m.w.layers[L];
+      LayerActs& a = acts[L];
+      float* xn = a.attn.xn.data();
+      rmsnorm_forward(xn, a.attn.rstd_in.data(), x.data(), lw.in_norm, n, d, eps, d);
+      if (c.q_lora_rank > 0) {
+        const int64_t ql = c.q_lora_rank;
+        linear_forward(qa.data(), xn, lw.attn.q_a, n, d, ql);
+        rmsnorm_forward(qa_n.data(), qa_rstd.data(), qa.data(), lw.attn.q_a_norm, n, ql, eps, ql);
+        linear_forward(q.data(), qa_n.data(), lw.attn.q_b, n, ql, H * Dq);
+      } else {
+        linear_forward(q.data(), xn, lw.attn.q, n, d, H * Dq);
+      }
+      rope_forward(q.data(), pos, n, H, H * Dq, Dq, nope, m.rope);
+      linear_forward(kva.data(), xn, lw.attn.kv_a, n, d, W);
+      rope_forward(kva.data(), pos, n, 1, W, 0, kvl, m.rope);
+      rmsnorm_forward(c_n.data(), c_rstd.data(), kva.data(), lw.attn.kv_a_norm, n, kvl, eps, W);
+      for (int64_t i = 0; i < n; ++i) {  // write the compressed cache rows first
+        float* r = row(L, slot[i], pos[i]);
+        std::memcpy(r, &c_n[i * kvl], sizeof(float) * kvl);
+        std::memcpy(r + kvl, &kva[i * W + kvl], sizeof(float) * R);
+      }
+      // q̃_h = q_nope_h · W_UK_h   ([n, nope] × [nope, kvl])
+      for (int64_t h = 0; h < H; ++h)
+        gemm(false, false, n, kvl, nope, 1.f, &q[h * Dq], H * Dq, lw.attn.kv_b + h * kvb * kvl, kvl, 0.f,
+             &qt[h * kvl], H * kvl);
+      int64_t work = 0;
+      for (int64_t i = 0; i < n; ++i) work += (pos[i] + 1) * H * 2 * (kvl + R);
+#pragma omp parallel if (worth_parallel(work))
+      {
+        std::vector<float> sc(size_t(plan.max_len));
+#pragma omp for collapse(2) schedule(dynamic)
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t h = 0; h < H; ++h) {
+            const float* qth = &qt[(i * H + h) * kvl];
+            const float* qpe = &q[i * H * Dq + h * Dq + nope];
+            const int64_t len = pos[i] + 1;
+            float mx = -INFINITY;
+            for (int64_t j = 0; j < len; ++j) {
+              const float* r = row(L, slot[i], j);
+              float s = 0;
+              for (int64_t k = 0; k < kvl; ++k) s += qth[k] * r[k];
+              for (int64_t k = 0; k < R; ++k) s += qpe[k] * r[kvl + k];
+              sc[j] = s * scale;
+              mx = std::max(mx, sc[j]);
+            }
+            double z = 0;
+            for (int64_t j = 0; j < len; ++j) z += sc[j] = std::exp(sc[j] - mx);
+            float* ob = &obar[(i * H + h) * kvl];
+            std::fill(ob, ob + kvl, 0.f);
+            for (int64_t j = 0; j < len; ++j) {
+              const float p = float(sc[j] / z);
+              const float* r = row(L, slot[i], j);
+              for (int64_t k = 0; k < kvl; ++k) ob[k] += p * r[k];
+            }
+          }
+      }
+      // o_h = ō_h · W_UV_hᵀ   ([n, kvl] × [kvl, Dv])
+      for (int64_t h = 0; h < H; ++h)
+        gemm(false, true, n, Dv, kvl, 1.f, &obar[h * kvl], H * kvl, lw.attn.kv_b + (h * kvb + nope) * kvl, kvl, 0.f,
+             &o[h * Dv], H * Dv);
+      std::memcpy(a.x_mid.data(), x.data(), sizeof(float) * n * d);
+      gemm(false, true, n, d, H * Dv, 1.f, o.data(), H * Dv, lw.attn.o, H * Dv, 1.f, a.x_mid.data(), d);
+      LayerCtx cx{m, L, 1, n, pos, nullptr};
+      ffn_forward(cx, a, x.data(), nullptr);
+    }
+    if (rows.empty()) return;
+    const int64_t nr = int64_t(rows.size()), V = c.vocab_size;
+    for (int64_t k = 0; k < nr; ++k) std::memcpy(&xnf[k * d], &x[rows[k] * d], sizeof(float) * d);
+    rmsnorm_forward(xnf.data(), rstd_f.data(), xnf.data(), m.w.norm, nr, d, eps, d);
+    linear_forward(out, xnf.data(), m.w.lm_head, nr, d, V);
+  }
+
+  void copy_prefix(int64_t from, int64_t to, int64_t len) override {
+    for (int64_t L = 0; L < c.num_hidden_layers; ++L)
+      std::memcpy(row(L, to, 0), row(L, from, 0), sizeof(float) * len * W);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<DecodeCore> Model::decode_core(int64_t slots, int64_t max_len) const {
+  return std::make_unique<MlaCore>(*this, slots, max_len);
+}
+
+}  // namespace nanoseek
