@@ -90,19 +90,17 @@ std::string fresh_dir(const std::string& name) {
   return d;
 }
 
-// ---- The architecture-specific part: a stage feeding the golden batches (the only code a LanguageModel-style
-// ---- Trainer API would change). It records each step's expert loads, summed over its micro-batches.
+// ---- One stage for both architectures (the LanguageModel interface): it feeds the golden batches and records each
+// ---- step's expert loads, summed over its micro-batches (none for the dense model).
 using Loads = std::vector<std::vector<int64_t>>;  // [layer][E]
 
-class GoldenV3Stage : public TrainStage {
+class GoldenStage : public TrainStage {
  public:
-  GoldenV3Stage(const Model& m, const Case& c)
-      : c_(c), ws_(plan_workspace(m.cfg, c.B, c.T, true)),
-        lc_{c.train.at("mtp_lambda").get<double>(), c.train.at("balance_alpha").get<double>()} {}
-  MicroResult micro_step(Model& m, int64_t step, int micro) override {
+  GoldenStage(const LanguageModel& m, const Case& c, LossConfig lc) : c_(c), ws_(m.plan(c.B, c.T, true)), lc_(lc) {}
+  MicroResult micro_step(LanguageModel& m, int64_t step, int micro) override {
     const Batch b = c_.batch(step, micro);
-    const StepStats s = m.forward(b, ws_, lc_);
-    m.backward(b, ws_, lc_);
+    const StepStats s = m.forward(b, *ws_, lc_);
+    m.backward(b, *ws_, lc_);
     if (micro == 0) loads.push_back(s.expert_load);
     else
       for (size_t l = 0; l < s.expert_load.size(); ++l)
@@ -113,23 +111,8 @@ class GoldenV3Stage : public TrainStage {
 
  private:
   const Case& c_;
-  Workspace ws_;
+  std::unique_ptr<Activations> ws_;
   LossConfig lc_;
-};
-
-class GoldenDenseStage : public DenseTrainStage {
- public:
-  GoldenDenseStage(const DenseModel& m, const Case& c) : c_(c), acts_(plan_dense_acts(m.cfg, c.B, c.T)) {}
-  MicroResult micro_step(DenseModel& m, int64_t step, int micro) override {
-    const Batch b = c_.batch(step, micro);
-    const DenseStats s = m.forward(b, acts_);
-    m.backward(b, acts_);
-    return {b.B * b.T, {{"loss", s.loss}}, {}};
-  }
-
- private:
-  const Case& c_;
-  DenseActs acts_;
 };
 
 // ---- Shared checks.
@@ -226,7 +209,7 @@ void check_run(const Case& c, const Trainer& t, const std::string& out_dir, cons
 TEST(LossCurve, V3_MoeMtp_10steps_Accum2_Clip_BiasUpdate) {
   const Case c("v3_moe_mtp");
   auto m = load_model(c.dir);
-  GoldenV3Stage stage(*m, c);
+  GoldenStage stage(*m, c, {c.train.at("mtp_lambda").get<double>(), c.train.at("balance_alpha").get<double>()});
   const std::string out = fresh_dir(c.name);
   Trainer t(*m, c.config(out), stage);
   ASSERT_TRUE(t.run());
@@ -241,7 +224,7 @@ TEST(LossCurve, V3_MoeMtp_10steps_Accum2_Clip_BiasUpdate) {
 TEST(LossCurve, Qwen2Dense_10steps_Accum2_Clip) {
   const Case c("qwen2_dense");
   auto m = load_dense_model(c.dir);
-  GoldenDenseStage stage(*m, c);
+  GoldenStage stage(*m, c, {});
   const std::string out = fresh_dir(c.name);
   Trainer t(*m, c.config(out), stage);
   ASSERT_TRUE(t.run());
