@@ -12,14 +12,17 @@ namespace nanoseek {
 
 using json = nlohmann::json;
 
-const char* to_string(ScoringFunc s) { return s == ScoringFunc::Sigmoid ? "sigmoid" : "softmax"; }
-const char* to_string(TopkMethod m) {
-  switch (m) {
-    case TopkMethod::NoauxTc: return "noaux_tc";
-    case TopkMethod::Greedy: return "greedy";
-    case TopkMethod::GroupLimitedGreedy: return "group_limited_greedy";
-  }
-  return "?";
+RouterConfig router_config(const ModelConfig& c) {
+  RouterConfig r;
+  r.E = c.n_routed_experts;
+  r.K = c.num_experts_per_tok;
+  r.n_group = c.n_group;
+  r.topk_group = c.topk_group;
+  r.scoring = c.scoring_func;
+  r.method = c.topk_method;
+  r.norm_topk_prob = c.norm_topk_prob;
+  r.routed_scaling = float(c.routed_scaling_factor);
+  return r;
 }
 
 namespace {

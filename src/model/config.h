@@ -6,15 +6,11 @@
 #include <optional>
 #include <string>
 
+#include "ops/moe_router.h"
+#include "ops/rope.h"
+
 namespace nanoseek {
 
-enum class ScoringFunc { Sigmoid, Softmax };
-enum class TopkMethod { NoauxTc, Greedy, GroupLimitedGreedy };
-
-struct YarnScaling {
-  double factor = 1, beta_fast = 32, beta_slow = 1, mscale = 1, mscale_all_dim = 0;
-  int64_t original_max_position_embeddings = 4096;
-};
 
 struct ModelConfig {
   std::string model_type;          // "deepseek_v3" or "deepseek_v2"
@@ -58,7 +54,6 @@ ModelConfig load_config(const std::string& path);  // path to config.json or to 
 nlohmann::json config_to_json(const ModelConfig& c);
 void save_config(const ModelConfig& c, const std::string& path);  // atomic
 
-const char* to_string(ScoringFunc s);
-const char* to_string(TopkMethod m);
+RouterConfig router_config(const ModelConfig& c);   // the router's part of the config (ops/moe_router.h)
 
 }  // namespace nanoseek

@@ -49,8 +49,9 @@ void embed_rows_backward(float* dtable, const float* drows, const int32_t* ids, 
 
 Model::Model(const ModelConfig& c)
     : cfg(c), layout(tensor_layout(c)), params(layout.total, 0.f), rc(router_config(c)),
-      rope(make_rope_table(c, std::min<int64_t>(c.max_position_embeddings, 65536))),
-      attn_scale(float(attention_softmax_scale(c))) {
+      rope(make_rope_table(c.qk_rope_head_dim, c.rope_theta, c.rope_scaling,
+                           std::min<int64_t>(c.max_position_embeddings, 65536))),
+      attn_scale(float(attention_softmax_scale(c.qk_head_dim(), c.rope_scaling))) {
   w = bind_weights(cfg, params.data());
 }
 

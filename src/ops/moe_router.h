@@ -8,9 +8,12 @@
 #pragma once
 #include <cstdint>
 
-#include "model/config.h"
-
 namespace nanoseek {
+
+enum class ScoringFunc { Sigmoid, Softmax };
+enum class TopkMethod { NoauxTc, Greedy, GroupLimitedGreedy };
+const char* to_string(ScoringFunc s);   // HF config names: "sigmoid", "noaux_tc", ...
+const char* to_string(TopkMethod m);
 
 struct RouterConfig {
   int64_t E = 0, K = 0, n_group = 1, topk_group = 1;
@@ -19,7 +22,6 @@ struct RouterConfig {
   bool norm_topk_prob = false;
   float routed_scaling = 1.f;
 };
-RouterConfig router_config(const ModelConfig& c);
 
 // scores, idx, w OVERWRITE. bias [E] is used only when method == NoauxTc (nullable otherwise).
 void router_forward(float* scores, int32_t* idx, float* w, const float* logits, const float* bias, int64_t N,

@@ -11,16 +11,16 @@ namespace nanoseek {
 
 double yarn_mscale(double scale, double mscale) { return scale <= 1.0 ? 1.0 : 0.1 * mscale * std::log(scale) + 1.0; }
 
-RopeTable make_rope_table(const ModelConfig& c, int64_t max_pos) {
+RopeTable make_rope_table(int64_t R, double theta, const std::optional<YarnScaling>& yarn, int64_t max_pos) {
   RopeTable t;
-  const int64_t R = c.qk_rope_head_dim, half = R / 2;
+  const int64_t half = R / 2;
   t.dim = R;
   t.max_pos = max_pos;
   t.inv_freq.resize(half);
-  const double base = c.rope_theta;
+  const double base = theta;
   for (int64_t j = 0; j < half; ++j) t.inv_freq[j] = std::pow(base, -double(2 * j) / double(R));
-  if (c.rope_scaling) {
-    const YarnScaling& y = *c.rope_scaling;
+  if (yarn) {
+    const YarnScaling& y = *yarn;
     auto corr_dim = [&](double rotations) {
       return double(R) * std::log(double(y.original_max_position_embeddings) / (rotations * 2.0 * std::numbers::pi)) /
              (2.0 * std::log(base));
@@ -46,10 +46,10 @@ RopeTable make_rope_table(const ModelConfig& c, int64_t max_pos) {
   return t;
 }
 
-double attention_softmax_scale(const ModelConfig& c) {
-  double s = 1.0 / std::sqrt(double(c.qk_head_dim()));
-  if (c.rope_scaling && c.rope_scaling->mscale_all_dim != 0) {
-    double m = yarn_mscale(c.rope_scaling->factor, c.rope_scaling->mscale_all_dim);
+double attention_softmax_scale(int64_t qk_head_dim, const std::optional<YarnScaling>& yarn) {
+  double s = 1.0 / std::sqrt(double(qk_head_dim));
+  if (yarn && yarn->mscale_all_dim != 0) {
+    double m = yarn_mscale(yarn->factor, yarn->mscale_all_dim);
     s *= m * m;
   }
   return s;

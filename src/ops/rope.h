@@ -4,11 +4,15 @@
 // Legend: R = rope dims (qk_rope_head_dim), P = table positions.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <vector>
 
-#include "model/config.h"
-
 namespace nanoseek {
+
+struct YarnScaling {   // rope_scaling of type "yarn" (spec §1.4)
+  double factor = 1, beta_fast = 32, beta_slow = 1, mscale = 1, mscale_all_dim = 0;
+  int64_t original_max_position_embeddings = 4096;
+};
 
 struct RopeTable {
   int64_t dim = 0, max_pos = 0;
@@ -18,9 +22,10 @@ struct RopeTable {
 };
 
 double yarn_mscale(double scale, double mscale);        // 1 if scale <= 1 else 0.1·mscale·ln(scale) + 1
-RopeTable make_rope_table(const ModelConfig& c, int64_t max_pos);
-// softmax scale (nope+rope)^-1/2 · mscale(factor, mscale_all_dim)²  (spec §1.3)
-double attention_softmax_scale(const ModelConfig& c);
+// Table for R rope dims at base θ (rope_theta), YaRN-blended when `yarn` is set, for positions [0, max_pos).
+RopeTable make_rope_table(int64_t R, double theta, const std::optional<YarnScaling>& yarn, int64_t max_pos);
+// softmax scale qk_head_dim^-1/2 · mscale(factor, mscale_all_dim)²  (spec §1.3; qk_head_dim = nope + rope)
+double attention_softmax_scale(int64_t qk_head_dim, const std::optional<YarnScaling>& yarn);
 
 // In place on x: for each row n (N rows, row stride `stride`), for each of `heads` heads at x + n·stride +
 // h·head_stride + offset, rotate R dims by position pos[n].

@@ -60,7 +60,7 @@ ModelConfig yarn_config() {
 
 TEST(OpsGrad, RopeYarnIsScaledRotationAndBackwardIsTranspose_N5_H3_R8) {
   ModelConfig c = yarn_config();
-  RopeTable t = make_rope_table(c, 16);
+  RopeTable t = make_rope_table(c.qk_rope_head_dim, c.rope_theta, c.rope_scaling, 16);
   EXPECT_NE(t.attn_factor, 1.0);
   // YaRN blend must keep the first frequency, interpolate the last
   EXPECT_DOUBLE_EQ(t.inv_freq[0], 1.0);
@@ -91,7 +91,7 @@ TEST(OpsGrad, RopeInterleavedPairsMatchComplexMultiply) {
   ModelConfig c;
   c.qk_rope_head_dim = 4;
   c.rope_theta = 100;
-  RopeTable t = make_rope_table(c, 8);
+  RopeTable t = make_rope_table(c.qk_rope_head_dim, c.rope_theta, c.rope_scaling, 8);
   std::vector<float> x = {1, 2, 3, 4};
   std::vector<int32_t> pos = {5};
   rope_forward(x.data(), pos.data(), 1, 1, 4, 4, 0, t);

@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "core/parallel.h"
-#include "model/config.h"
 #include "ops/attention.h"
 #include "ops/moe_router.h"
 #include "sweep_util.h"

@@ -22,7 +22,6 @@
 #include <vector>
 
 #include "core/parallel.h"
-#include "model/config.h"
 #include "ops/cross_entropy.h"
 #include "ops/linear.h"
 #include "ops/rmsnorm.h"
@@ -343,13 +342,12 @@ TEST_P(RopeSweep, ForwardBackwardInPlace) {
   const RopeCase c = GetParam();
   ASSERT_GE(c.head_stride, c.offset + c.R);
   ASSERT_GE(c.stride, c.heads * c.head_stride);
-  ModelConfig mc;
-  mc.qk_rope_head_dim = c.R;
-  mc.rope_theta = 10000;
+  const double theta = 10000;
+  std::optional<YarnScaling> yarn;
   // factor 40 over a 4096 window as in DeepSeek-V3; mscale ≠ mscale_all_dim so the table carries a factor ≠ 1.
-  if (c.yarn) mc.rope_scaling = YarnScaling{40.0, 32, 1, 1.0, 0.8, 4096};
-  const RopeTable table = make_rope_table(mc, c.max_pos);
-  const RefRope rr = ref_rope(c.R, mc.rope_theta, c.yarn ? &*mc.rope_scaling : nullptr);
+  if (c.yarn) yarn = YarnScaling{40.0, 32, 1, 1.0, 0.8, 4096};
+  const RopeTable table = make_rope_table(c.R, theta, yarn, c.max_pos);
+  const RefRope rr = ref_rope(c.R, theta, c.yarn ? &*yarn : nullptr);
   ASSERT_EQ(table.inv_freq.size(), rr.inv_freq.size());
   for (size_t j = 0; j < rr.inv_freq.size(); ++j)
     EXPECT_NEAR(table.inv_freq[j], rr.inv_freq[j], 1e-12 * rr.inv_freq[j]) << "inv_freq " << j;
