@@ -7,7 +7,7 @@
 
 #include "cli/command.h"
 #include "data/corpus.h"
-#include "train/recipe.h"
+#include "pipeline/recipe.h"
 
 namespace nanoseek {
 namespace {

@@ -11,7 +11,7 @@
 #include "core/fs.h"
 #include "infer/session.h"
 #include "model/checkpoint.h"
-#include "rl/evaluate.h"
+#include "train/eval.h"
 #include "rl/grpo_stage.h"
 
 namespace nanoseek {

@@ -7,7 +7,7 @@
 
 #include "cli/command.h"
 #include "rl/grpo_stage.h"
-#include "train/recipe.h"
+#include "pipeline/recipe.h"
 #include "train/trainer.h"
 
 namespace nanoseek {
@@ -33,7 +33,7 @@ const bool registered = cli::add_command({"grpo", "Reinforcement learning with G
       return [o] {
         Recipe r = load_recipe(o->recipe);
         for (const auto& s : o->sets) apply_override(r, s);
-        const GrpoRunResult res = run_grpo(r, o->init, o->out, o->resume, o->quiet);
+        const GrpoRunResult res = run_grpo(r.grpo, r, o->init, o->out, o->resume, o->quiet);
         if (!res.completed) return 130;
         fmt::print("done: {} steps, {} training, {} total\n", res.steps, format_duration(res.train_seconds),
                    format_duration(res.total_seconds));

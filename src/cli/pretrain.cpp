@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "pipeline/recipe.h"
 #include "train/pretrain.h"
 #include "train/trainer.h"
 
@@ -23,7 +24,7 @@ int run(const PretrainOpts& o) {
     fmt::print("{}", recipe_help());
     return 0;
   }
-  const PretrainResult r = run_pretrain(o.recipe, o.out, o.sets, o.resume, o.quiet);
+  const PretrainResult r = pretrain_recipe(o.recipe, o.out, o.sets, o.resume, o.quiet);
   if (!r.completed) return 130;
   std::string acc;
   for (const auto& [k, v] : r.final_eval)

@@ -5,8 +5,8 @@
 #include <memory>
 
 #include "cli/command.h"
-#include "rl/r1.h"
-#include "rl/r1zero.h"
+#include "pipeline/r1.h"
+#include "pipeline/r1zero.h"
 #include "train/trainer.h"
 
 namespace nanoseek {

@@ -16,7 +16,7 @@
 #include "data/corpus.h"
 #include "infer/session.h"
 #include "model/language_model.h"
-#include "rl/evaluate.h"
+#include "train/eval.h"
 #include "rl/kd_loss.h"
 #include "rl/rewards.h"
 #include "train/trainer.h"

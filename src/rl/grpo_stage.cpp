@@ -14,9 +14,9 @@
 #include "core/rng.h"
 #include "infer/session.h"
 #include "model/checkpoint.h"
-#include "rl/evaluate.h"
+#include "train/eval.h"
 #include "rl/ppo.h"
-#include "train/recipe.h"
+#include "train/pretrain_spec.h"
 
 namespace nanoseek {
 namespace {
@@ -455,30 +455,31 @@ void GrpoStage::restore(const nlohmann::json&) {
 
 namespace {
 
-GrpoRunResult run_grpo_with(LanguageModel& m, const Recipe& r, const std::string& init, const std::string& out, bool resume,
+GrpoRunResult run_grpo_with(LanguageModel& m, const GrpoSpec& g, const PretrainSpec& base, const std::string& init,
+                            const std::string& out, bool resume,
                             bool quiet, double t0) {
   m.enable_grad();
-  GrpoStage stage(r.grpo, m, Tokenizer::load(init), model_prompt_format(init), init, out, quiet);
+  GrpoStage stage(g, m, Tokenizer::load(init), model_prompt_format(init), init, out, quiet);
   TrainConfig tc;
-  tc.steps = r.grpo.steps;
+  tc.steps = g.steps;
   tc.grad_accum = stage.grad_accum();
-  tc.lr = LrSchedule{parse_lr_kind(r.grpo.schedule), r.grpo.lr, r.grpo.min_lr, r.grpo.warmup, r.grpo.steps, 0.2};
-  tc.adamw = AdamWConfig{r.beta1, r.beta2, r.eps, r.grpo.weight_decay};
-  tc.clip = r.grpo.clip;
-  tc.gamma = m.has_router_bias() ? r.grpo.gamma : 0.0;
-  tc.log_every = r.grpo.log_every;
-  tc.eval_every = r.grpo.eval_every;
-  tc.ckpt_every = r.ckpt_every;
-  tc.keep_ckpts = int(r.keep_ckpts);
+  tc.lr = LrSchedule{parse_lr_kind(g.schedule), g.lr, g.min_lr, g.warmup, g.steps, 0.2};
+  tc.adamw = AdamWConfig{base.beta1, base.beta2, base.eps, g.weight_decay};
+  tc.clip = g.clip;
+  tc.gamma = m.has_router_bias() ? g.gamma : 0.0;
+  tc.log_every = g.log_every;
+  tc.eval_every = g.eval_every;
+  tc.ckpt_every = base.ckpt_every;
+  tc.keep_ckpts = int(base.keep_ckpts);
   tc.out_dir = out;
   tc.quiet = quiet;
   if (!quiet) {
     fmt::print("grpo: {} from {} ({}) | {} prompts x G {} = {} samples/rollout, mu {} | {} micro-batches of {} rows | "
                "{} | beta {} eps [{}, {}] agg {} std-scaling {} | rewards {} | {} threads\n",
-               fmt::join(r.grpo.tasks, ","), init, m.model_type(), r.grpo.prompts, r.grpo.group,
-               r.grpo.prompts * r.grpo.group, r.grpo.mu, stage.grad_accum(), r.grpo.micro_rows, r.grpo.algo,
-               r.grpo.beta, r.grpo.eps_low, r.grpo.eps_high, r.grpo.agg, r.grpo.scale_std,
-               fmt::join(r.grpo.rewards, "+"), omp_get_max_threads());
+               fmt::join(g.tasks, ","), init, m.model_type(), g.prompts, g.group,
+               g.prompts * g.group, g.mu, stage.grad_accum(), g.micro_rows, g.algo,
+               g.beta, g.eps_low, g.eps_high, g.agg, g.scale_std,
+               fmt::join(g.rewards, "+"), omp_get_max_threads());
     fmt::print("{}\n", stage.memory_plan());
   }
   // a fresh (not resumed) run starts its logs afresh
@@ -500,18 +501,19 @@ GrpoRunResult run_grpo_with(LanguageModel& m, const Recipe& r, const std::string
 
 }  // namespace
 
-GrpoRunResult run_grpo(const Recipe& r, const std::string& init_dir, const std::string& out, bool resume,
+GrpoRunResult run_grpo(const GrpoSpec& g, const PretrainSpec& base, const std::string& init_dir,
+                       const std::string& out, bool resume,
                        bool quiet) {
   const double t0 = now_s();
-  const std::string init = init_dir.empty() ? r.grpo.init : init_dir;
-  check(!init.empty(), "{}: grpo.init is empty: name the model directory to start from (--set grpo.init=DIR)", r.path);
+  const std::string init = init_dir.empty() ? g.init : init_dir;
+  check(!init.empty(), "{}: grpo.init is empty: name the model directory to start from (--set grpo.init=DIR)", base.path);
   check(file_exists(init + "/config.json"), "grpo.init '{}': no config.json there (a model directory is expected)",
         init);
   check(file_exists(init + "/tokenizer.json"), "grpo.init '{}': no tokenizer.json in the model directory", init);
-  if (r.threads > 0) omp_set_num_threads(int(r.threads));
+  if (base.threads > 0) omp_set_num_threads(int(base.threads));
   make_dirs(out);
   const std::unique_ptr<LanguageModel> m = load_language_model(init);
-  return run_grpo_with(*m, r, init, out, resume, quiet, t0);
+  return run_grpo_with(*m, g, base, init, out, resume, quiet, t0);
 }
 
 }  // namespace nanoseek

@@ -104,10 +104,12 @@ struct GrpoRunResult {
   double train_seconds = 0, total_seconds = 0;
 };
 
-struct Recipe;
-// `nanoseek grpo`: loads spec.init (or `init_dir` when given; either architecture), trains, writes OUT/final (a
+struct PretrainSpec;
+// `nanoseek grpo` (the recipe's [grpo] section `g`; from `base`, its [train] section, the AdamW betas/eps,
+// checkpoint period and count, threads, and its path for messages): loads spec.init (or `init_dir` when given; either architecture), trains, writes OUT/final (a
 // model dir with the tokenizer and eval.json), OUT/metrics.jsonl and OUT/completions.jsonl.
-GrpoRunResult run_grpo(const Recipe& r, const std::string& init_dir, const std::string& out_dir, bool resume,
+GrpoRunResult run_grpo(const GrpoSpec& g, const PretrainSpec& base, const std::string& init_dir,
+                       const std::string& out_dir, bool resume,
                        bool quiet);
 
 // The prompt format a model directory was trained with (its eval.json "prompt_format"; r1-zero when absent).

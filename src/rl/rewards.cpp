@@ -16,26 +16,6 @@ RewardResult accuracy_reward(const Task& task, const Problem& p, std::string_vie
 
 namespace {
 
-constexpr std::string_view kTags[] = {"<think>", "</think>", "<answer>", "</answer>"};
-
-bool has_tag(std::string_view s) {
-  for (std::string_view t : kTags)
-    if (s.find(t) != std::string_view::npos) return true;
-  return false;
-}
-
-// `s` starts with `open`, and the text up to the first `close` is a non-empty tag-free block: its content, and `s`
-// is advanced past `close`. nullopt otherwise.
-std::optional<std::string_view> take_block(std::string_view& s, std::string_view open, std::string_view close) {
-  if (s.substr(0, open.size()) != open) return std::nullopt;
-  size_t end = s.find(close, open.size());
-  if (end == std::string_view::npos) return std::nullopt;
-  std::string_view inner = s.substr(open.size(), end - open.size());
-  if (has_tag(inner) || trim(inner).empty()) return std::nullopt;
-  s = s.substr(end + close.size());
-  return inner;
-}
-
 bool is_han(int32_t c) {
   return (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0xF900 && c <= 0xFAFF) ||
          (c >= 0x20000 && c <= 0x2A6DF) || (c >= 0x2A700 && c <= 0x2EBEF) || (c >= 0x2F800 && c <= 0x2FA1F) ||
@@ -52,10 +32,7 @@ bool is_latin(int32_t c) {
 }  // namespace
 
 RewardResult format_reward(std::string_view completion) {
-  std::string_view s = trim(completion);
-  bool ok = take_block(s, "<think>", "</think>").has_value();
-  s = trim(s);
-  ok = ok && take_block(s, "<answer>", "</answer>").has_value() && s.empty();
+  const bool ok = has_r1_format(completion);
   return {ok ? 1.0 : 0.0, ok ? Verdict::Correct : Verdict::Wrong};
 }
 

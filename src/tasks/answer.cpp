@@ -14,6 +14,27 @@ std::string_view trim(std::string_view s) {
 
 namespace {
 
+constexpr std::string_view kTags[] = {"<think>", "</think>", "<answer>", "</answer>"};
+
+bool has_tag(std::string_view s) {
+  for (std::string_view t : kTags)
+    if (s.find(t) != std::string_view::npos) return true;
+  return false;
+}
+
+// `s` starts with `open`, and the text up to the first `close` is a non-empty tag-free block: its content, and `s`
+// is advanced past `close`. nullopt otherwise.
+std::optional<std::string_view> take_block(std::string_view& s, std::string_view open, std::string_view close) {
+  if (s.substr(0, open.size()) != open) return std::nullopt;
+  size_t end = s.find(close, open.size());
+  if (end == std::string_view::npos) return std::nullopt;
+  std::string_view inner = s.substr(open.size(), end - open.size());
+  if (has_tag(inner) || trim(inner).empty()) return std::nullopt;
+  s = s.substr(end + close.size());
+  return inner;
+}
+
+
 constexpr std::string_view kBoxed = "\\boxed{";
 
 // The content of the last-closing balanced \boxed{…} in s, with the index one past its closing brace.
@@ -104,6 +125,13 @@ std::optional<std::string> normalize_integer(std::string_view text) {
   size_t nz = digits.find_first_not_of('0');
   if (nz == std::string::npos) return std::string("0");
   return (negative ? "-" : "") + digits.substr(nz);
+}
+
+bool has_r1_format(std::string_view completion) {
+  std::string_view s = trim(completion);
+  bool ok = take_block(s, "<think>", "</think>").has_value();
+  s = trim(s);
+  return ok && take_block(s, "<answer>", "</answer>").has_value() && s.empty();
 }
 
 }  // namespace nanoseek

@@ -24,4 +24,8 @@ std::optional<std::string> normalize_integer(std::string_view text);
 
 std::string_view trim(std::string_view s);  // ASCII whitespace
 
+// The R1 output shape: exactly `<think>…</think>` then `<answer>…</answer>` (surrounding whitespace allowed), each
+// block non-empty and free of further tags. What the format reward (rl/rewards.h) scores and evaluation reports.
+bool has_r1_format(std::string_view completion);
+
 }  // namespace nanoseek

@@ -1,9 +1,16 @@
-// Evaluation shared by the training stages: validation loss over a token shard, and greedy task accuracy by task
-// and difficulty level on held-out problems (generated with tasks/ sample_problem for a split the training data
-// never used), with the prompt format of the corpus (data/corpus.h).
+// Evaluation, one module for every stage and command: validation loss over a token shard; greedy task accuracy by
+// task and difficulty level on held-out problems (generated with tasks/ sample_problem for a split the training data
+// never used), with the prompt format of the corpus (data/corpus.h); and the R1 protocol below.
+//
+// Evaluation by the R1 protocol (spec §7.4): n samples per problem at temperature 0.6 / top-p 0.95;
+// pass@1 = mean correctness over the samples, unbiased pass@k (Chen et al. 2021: 1 − C(n−c, k)/C(n, k)),
+// cons@k = majority vote over the first k samples' answer keys (unreadable answers do not vote; ties go to the
+// earliest sample), mean response length in tokens; overall and per difficulty level.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -11,6 +18,7 @@
 #include "data/loader.h"
 #include "data/shard.h"
 #include "model/language_model.h"
+#include "tasks/task.h"
 #include "tokenizer/tokenizer.h"
 
 namespace nanoseek {
@@ -33,5 +41,46 @@ struct AccuracyOptions {
 // Keys: "acc/<task>/<level>", "acc/<level>" (mean over tasks), "acc" (all), "format_ok" (share of completions
 // with the R1 <think>…</think><answer>…</answer> shape), "gen_tokens" (mean completion length).
 std::map<std::string, double> task_accuracy(const LanguageModel& m, const Tokenizer& tok, const AccuracyOptions& o);
+
+// --- The R1 protocol
+
+struct EvalOptions {
+  std::string task = "add";
+  std::vector<std::string> levels;   // empty = every level of the task
+  int64_t problems_per_level = 50;
+  int k = 8;                         // pass@k and cons@k
+  int n = 0;                         // samples per problem (0 = k); pass@k is unbiased when n > k
+  float temperature = 0.6f, top_p = 0.95f;
+  int max_new_tokens = 256;
+  uint64_t seed = 0;
+  Split split = Split::Test;
+  PromptFormat format = PromptFormat::R1Zero;
+  int64_t max_batch = 64;
+};
+
+struct EvalStats {
+  int k = 0;
+  int64_t n_problems = 0;
+  double pass1 = 0, passk = 0, consk = 0, mean_response_tokens = 0;
+  nlohmann::json to_json() const;
+};
+
+struct EvalReport {
+  EvalOptions options;
+  EvalStats overall;
+  std::vector<std::pair<std::string, EvalStats>> by_level;  // in the task's level order
+  nlohmann::json to_json() const;   // keys: k, pass@1, pass@k, cons@k, n_problems, mean_response_tokens, by_difficulty
+  std::string markdown() const;
+};
+
+double pass_at_k(int64_t n, int64_t c, int64_t k);
+
+// progress(done, total) is called after each engine batch.
+EvalReport evaluate(const LanguageModel& m, const Tokenizer& tok, const EvalOptions& o,
+                    const std::function<void(int64_t, int64_t)>& progress = {});
+// Either architecture, as a loaded model directory (infer/session.h load_text_model) with its own tokenizer.
+struct TextModel;
+EvalReport evaluate(const TextModel& m, const EvalOptions& o,
+                    const std::function<void(int64_t, int64_t)>& progress = {});
 
 }  // namespace nanoseek

@@ -10,7 +10,7 @@
 
 namespace nanoseek {
 
-PretrainStage::PretrainStage(const Recipe& r, const LanguageModel& m, std::shared_ptr<const Shard> train,
+PretrainStage::PretrainStage(const PretrainSpec& r, const LanguageModel& m, std::shared_ptr<const Shard> train,
                              std::shared_ptr<const Shard> val, Tokenizer tok, std::string tokenizer_dir)
     : ws(m.plan(r.batch_size, r.seq_len, true)),
       r_(r),
@@ -70,7 +70,7 @@ namespace {
 
 double mib(double bytes) { return bytes / double(1 << 20); }
 
-void check_recipe(const Recipe& r) {
+void check_recipe(const PretrainSpec& r) {
   check(r.steps > 0, "{}: train.steps must be > 0", r.path);
   check(r.batch_size > 0 && r.seq_len > 1 && r.grad_accum > 0,
         "{}: train.batch_size, train.seq_len (>1) and train.grad_accum must be positive", r.path);
@@ -91,8 +91,8 @@ struct Corpus {
 };
 
 // Trains a freshly initialised model of either architecture and writes OUT/final (+ eval.json).
-PretrainResult train_pretrain(const Recipe& r, LanguageModel& m, const Corpus& c, const std::string& out, bool resume,
-                              bool quiet, std::chrono::steady_clock::time_point t0) {
+PretrainResult train_model(const PretrainSpec& r, LanguageModel& m, const Corpus& c, const std::string& out,
+                           bool resume, bool quiet, std::chrono::steady_clock::time_point t0) {
   const ModelSummary ms = summarize_config(m.config_json(), r.path + " [model]", r.seq_len);
   check(m.vocab_size() >= c.tok.vocab_size(), "{}: model.vocab_size {} is smaller than the tokenizer's {}", r.path,
         m.vocab_size(), c.tok.vocab_size());
@@ -160,11 +160,8 @@ PretrainResult train_pretrain(const Recipe& r, LanguageModel& m, const Corpus& c
 
 }  // namespace
 
-PretrainResult run_pretrain(const std::string& recipe_path, const std::string& out, const std::vector<std::string>& sets,
-                            bool resume, bool quiet) {
+PretrainResult run_pretrain(PretrainSpec r, const std::string& out, bool resume, bool quiet) {
   const auto t0 = std::chrono::steady_clock::now();
-  Recipe r = load_recipe(recipe_path);
-  for (const auto& s : sets) apply_override(r, s);
   check_recipe(r);
   if (r.threads > 0) omp_set_num_threads(int(r.threads));
   r.data.format = parse_prompt_format(r.format);
@@ -186,7 +183,23 @@ PretrainResult run_pretrain(const std::string& recipe_path, const std::string& o
   const nlohmann::json cj = model_config_json(r, c.tok.vocab_size(), c.tok.bos_id(), c.tok.eos_id());
   const std::unique_ptr<LanguageModel> m = make_language_model(cj, r.path + " [model]");
   m->init(r.seed);
-  return train_pretrain(r, *m, c, out, resume, quiet, t0);
+  return train_model(r, *m, c, out, resume, quiet, t0);
+}
+
+nlohmann::json model_config_json(const PretrainSpec& r, int64_t vocab, int64_t bos, int64_t eos) {
+  nlohmann::json j = nlohmann::json::object();
+  if (!r.model_config.empty()) {
+    try {
+      j = nlohmann::json::parse(read_file(r.model_config));
+    } catch (const nlohmann::json::parse_error& e) {
+      fail("{}: invalid JSON: {}", r.model_config, e.what());
+    }
+  }
+  for (auto& [k, v] : r.model_inline.items()) j[k] = v;
+  if (!r.model_inline.contains("vocab_size")) j["vocab_size"] = vocab;
+  if (!r.model_inline.contains("bos_token_id")) j["bos_token_id"] = bos;
+  if (!r.model_inline.contains("eos_token_id")) j["eos_token_id"] = eos;
+  return j;
 }
 
 }  // namespace nanoseek

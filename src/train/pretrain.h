@@ -11,14 +11,14 @@
 #include "data/loader.h"
 #include "tokenizer/tokenizer.h"
 #include "train/eval.h"
-#include "train/recipe.h"
+#include "train/pretrain_spec.h"
 #include "train/trainer.h"
 
 namespace nanoseek {
 
 class PretrainStage : public TrainStage {
  public:
-  PretrainStage(const Recipe& r, const LanguageModel& m, std::shared_ptr<const Shard> train,
+  PretrainStage(const PretrainSpec& r, const LanguageModel& m, std::shared_ptr<const Shard> train,
                 std::shared_ptr<const Shard> val, Tokenizer tok, std::string tokenizer_dir);
   MicroResult micro_step(LanguageModel& m, int64_t step, int micro) override;
   nlohmann::json state() const override;
@@ -29,7 +29,7 @@ class PretrainStage : public TrainStage {
   std::unique_ptr<Activations> ws;  // planned with grad for B×T
 
  private:
-  const Recipe& r_;
+  const PretrainSpec& r_;
   std::shared_ptr<const Shard> train_, val_;
   DataLoader loader_;
   Tokenizer tok_;
@@ -45,9 +45,9 @@ struct PretrainResult {
   std::map<std::string, double> final_eval;
 };
 
-// `nanoseek pretrain`: builds (or reuses OUT/corpus) the corpus, trains, writes OUT/final (a model dir with the
-// tokenizer) and OUT/final/eval.json (final metrics, prompt_format, tasks). resume continues from the newest OUT/ckpt-STEP.
-PretrainResult run_pretrain(const std::string& recipe_path, const std::string& out_dir,
-                            const std::vector<std::string>& overrides, bool resume, bool quiet = false);
+// Pretraining from a recipe's base sections: builds (or reuses OUT/corpus) the corpus, trains, writes OUT/final (a
+// model dir with the tokenizer) and OUT/final/eval.json (final metrics, prompt_format, tasks). resume continues from
+// the newest OUT/ckpt-STEP. (`nanoseek pretrain RECIPE` is pipeline/recipe.h's run_pretrain over a TOML file.)
+PretrainResult run_pretrain(PretrainSpec spec, const std::string& out_dir, bool resume, bool quiet = false);
 
 }  // namespace nanoseek

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "rl/evaluate.h"
-#include "train/recipe.h"
+#include "train/eval.h"
+#include "pipeline/recipe.h"
 
 namespace nanoseek {
 
@@ -24,7 +24,7 @@ struct R1ZeroResult {
 R1ZeroResult run_r1zero(const std::string& recipe_path, const std::string& out_dir,
                         const std::vector<std::string>& overrides, bool quiet = false);
 
-// Pieces shared with the four-stage R1 pipeline (rl/r1.h).
+// Pieces shared with the four-stage R1 pipeline (pipeline/r1.h).
 // The common start: the recipe with its overrides, OUT created, the base model directory — grpo.init, or
 // OUT/base/final (pretrained with r1zero.base_recipe first if missing; base is "" when that pretraining was
 // interrupted) — and the evaluated task and levels ([r1zero] task/levels, defaulting to grpo.tasks[0] and all its

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "rl/r1zero.h"
+#include "pipeline/r1zero.h"
 
 namespace nanoseek {
 

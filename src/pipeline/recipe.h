@@ -1,4 +1,4 @@
-// Training recipes: one TOML file with [model], [data], [train] and [eval] sections (toml++).
+// Training recipes (the pipeline layer: every stage's spec in one file): one TOML file with [model], [data], [train] and [eval] sections (toml++).
 //
 //   [model]  config = "path/config.json" and/or inline HF config fields (inline fields override the file;
 //            q_lora_rank = 0 means null). vocab_size / bos / eos default to the corpus tokenizer's.
@@ -16,33 +16,12 @@
 #include <string>
 #include <vector>
 
-#include "data/corpus.h"
 #include "rl/grpo_spec.h"
+#include "train/pretrain_spec.h"
 
 namespace nanoseek {
 
-struct Recipe {
-  std::string path;                   // the file it came from (for messages)
-  // [model]
-  std::string model_config;           // "" = inline only
-  nlohmann::json model_inline = nlohmann::json::object();
-  // [data]
-  CorpusSpec data;
-  std::string corpus;                 // prebuilt corpus dir ("" = build into OUT/corpus)
-  std::string format = "r1-zero";
-  std::string pack = "docs";          // data/loader.h Pack
-  // [train]
-  int64_t steps = 1000, batch_size = 16, seq_len = 256, grad_accum = 1, warmup = 50;
-  double lr = 1e-3, min_lr = 1e-4, decay_frac = 0.2;
-  std::string schedule = "cosine";
-  double weight_decay = 0.1, beta1 = 0.9, beta2 = 0.95, eps = 1e-8, clip = 1.0;
-  double gamma = 0.001, gamma_until = 1.0, alpha = 0.0, mtp_lambda = 0.3;
-  uint64_t seed = 1234;
-  int64_t log_every = 10, ckpt_every = 0, keep_ckpts = 2, threads = 0;  // threads 0 = OMP default
-  // [eval]
-  int64_t eval_every = 0, val_batches = 8, problems_per_level = 50, max_new_tokens = 160;
-  std::vector<std::string> eval_tasks;  // empty = data.tasks
-  std::vector<std::string> eval_levels; // empty = every level
+struct Recipe : PretrainSpec {   // path, [model], [data], [train], [eval] (train/pretrain_spec.h)
   // [grpo]  (nanoseek grpo, and the RL stage of nanoseek r1zero)
   GrpoSpec grpo;
   // [r1zero]  the before/after evaluation of the R1-Zero pipeline (R1 protocol: T 0.6, top-p 0.95, k samples)
@@ -70,8 +49,10 @@ Recipe parse_recipe(const std::string& toml_text, const std::string& label);
 void apply_override(Recipe& r, const std::string& assignment);   // "section.key=value"
 std::string recipe_help();                                       // every key, type and help line
 
-// The model config: file + inline fields, with vocab/bos/eos from the tokenizer unless given.
-nlohmann::json model_config_json(const Recipe& r, int64_t vocab_size, int64_t bos_id, int64_t eos_id);
+// `nanoseek pretrain RECIPE`: the recipe file with --set overrides, pretrained by train/pretrain.h run_pretrain.
+struct PretrainResult;
+PretrainResult pretrain_recipe(const std::string& recipe_path, const std::string& out_dir,
+                               const std::vector<std::string>& overrides, bool resume, bool quiet = false);
 
 size_t edit_distance(const std::string& a, const std::string& b);
 std::string did_you_mean(const std::string& key, const std::vector<std::string>& valid);  // " (did you mean 'x'?)"

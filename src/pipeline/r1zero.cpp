@@ -1,4 +1,4 @@
-#include "rl/r1zero.h"
+#include "pipeline/r1zero.h"
 
 #include <fmt/format.h>
 
@@ -13,10 +13,10 @@
 #include "infer/session.h"
 #include "model/checkpoint.h"
 #include "report/svg.h"
-#include "rl/evaluate.h"
+#include "train/eval.h"
 #include "rl/grpo_stage.h"
 #include "train/pretrain.h"
-#include "train/recipe.h"
+#include "pipeline/recipe.h"
 
 namespace nanoseek {
 namespace {
@@ -158,7 +158,7 @@ std::string pipeline_base(const Recipe& r, const std::string& recipe_path, const
     if (x.rfind("grpo.", 0) != 0 && x.rfind("r1zero.", 0) != 0 && x.rfind("r1.", 0) != 0) base_sets.push_back(x);
   if (!quiet) fmt::print("== base: pretraining {} into {}/base\n", br, out);
   const double tb = now_s();
-  const PretrainResult pr = run_pretrain(br, out + "/base", base_sets, /*resume=*/true, quiet);
+  const PretrainResult pr = pretrain_recipe(br, out + "/base", base_sets, /*resume=*/true, quiet);
   if (!pr.completed) return "";
   stages["base_seconds"] = now_s() - tb;
   return base;
@@ -221,7 +221,7 @@ R1ZeroResult run_r1zero(const std::string& recipe_path, const std::string& out, 
   // 3. GRPO
   if (!quiet) fmt::print("== grpo: {} steps from {}\n", r.grpo.steps, base);
   const double tg = now_s();
-  const GrpoRunResult gr = run_grpo(r, base, out + "/grpo", /*resume=*/true, quiet);
+  const GrpoRunResult gr = run_grpo(r.grpo, r, base, out + "/grpo", /*resume=*/true, quiet);
   if (!gr.completed) return res;
   stages["grpo_seconds"] = now_s() - tg;
 

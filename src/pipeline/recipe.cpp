@@ -1,4 +1,5 @@
-#include "train/recipe.h"
+#include "pipeline/recipe.h"
+#include "train/pretrain.h"
 
 #include <fmt/format.h>
 
@@ -362,20 +363,11 @@ std::string recipe_help() {
   return s;
 }
 
-nlohmann::json model_config_json(const Recipe& r, int64_t vocab, int64_t bos, int64_t eos) {
-  nlohmann::json j = nlohmann::json::object();
-  if (!r.model_config.empty()) {
-    try {
-      j = nlohmann::json::parse(read_file(r.model_config));
-    } catch (const nlohmann::json::parse_error& e) {
-      fail("{}: invalid JSON: {}", r.model_config, e.what());
-    }
-  }
-  for (auto& [k, v] : r.model_inline.items()) j[k] = v;
-  if (!r.model_inline.contains("vocab_size")) j["vocab_size"] = vocab;
-  if (!r.model_inline.contains("bos_token_id")) j["bos_token_id"] = bos;
-  if (!r.model_inline.contains("eos_token_id")) j["eos_token_id"] = eos;
-  return j;
+PretrainResult pretrain_recipe(const std::string& recipe_path, const std::string& out,
+                               const std::vector<std::string>& overrides, bool resume, bool quiet) {
+  Recipe r = load_recipe(recipe_path);
+  for (const auto& s : overrides) apply_override(r, s);
+  return run_pretrain(r, out, resume, quiet);
 }
 
 }  // namespace nanoseek

@@ -1,4 +1,4 @@
-#include "rl/r1.h"
+#include "pipeline/r1.h"
 
 #include <fmt/format.h>
 
@@ -9,7 +9,7 @@
 #include "data/chat_data.h"
 #include "rl/grpo_stage.h"
 #include "rl/rejection.h"
-#include "train/recipe.h"
+#include "pipeline/recipe.h"
 #include "train/sft.h"
 
 namespace nanoseek {
@@ -69,7 +69,7 @@ R1ZeroResult run_r1(const std::string& recipe_path, const std::string& out, cons
     if (done(dir)) return true;
     if (!quiet) fmt::print("== {}: GRPO ({}) from {}\n", name, fmt::join(rr.grpo.tasks, ","), init);
     const double ts = now_s();
-    const GrpoRunResult gr = run_grpo(rr, init, dir, /*resume=*/true, quiet);
+    const GrpoRunResult gr = run_grpo(rr.grpo, rr, init, dir, /*resume=*/true, quiet);
     stages[name + "_seconds"] = now_s() - ts;
     return gr.completed;
   };

@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "model/checkpoint.h"
-#include "rl/evaluate.h"
+#include "train/eval.h"
 #include "test_util.h"
 
 namespace nanoseek {

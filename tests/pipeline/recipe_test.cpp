@@ -3,7 +3,7 @@
 
 #include "core/error.h"
 #include "test_util.h"
-#include "train/recipe.h"
+#include "pipeline/recipe.h"
 
 namespace nanoseek {
 namespace {
