@@ -27,7 +27,7 @@ const bool registered = cli::add_command({"corpus", "Build a recipe's pretrainin
       return [o] {
         Recipe r = load_recipe(o->recipe);
         for (const auto& s : o->sets) apply_override(r, s);
-        r.data.format = parse_prompt_format(r.format);
+        r.data.format = r.format;
         build_corpus(r.data, o->out, true);
         return 0;
       };

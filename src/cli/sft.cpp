@@ -1,4 +1,5 @@
-// nanoseek sft --model DIR --data FILE.jsonl --out DIR [--steps N | --epochs E] [--lr ...] [--resume]
+// nanoseek sft [RECIPE] --model DIR --data FILE.jsonl --out DIR [--steps N | --epochs E] [--lr ...] [--set sft.k=v]
+//              [--resume]   (every [sft] recipe key is a flag: pipeline/recipe.cpp declares them once)
 // Supervised fine-tuning on chat JSONL (loss on assistant tokens only), with the shared Trainer: checkpoints,
 // metrics.jsonl, Ctrl-C saves OUT/ckpt-STEP and exits 130. OUT/final is a model directory (with eval.json).
 #include <fmt/format.h>
@@ -7,6 +8,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/section_args.h"
 #include "train/sft.h"
 
 namespace nanoseek {
@@ -27,37 +29,21 @@ int run(const SftOptions& o) {
 const bool registered = cli::add_command({"sft", "Supervised fine-tuning on chat JSONL (loss on assistant tokens; "
                                           "packed samples, resumable checkpoints)", 45,
     [](CLI::App& app) -> cli::Runner {
-      auto o = std::make_shared<SftOptions>();
-      app.add_option("--model", o->model_dir, "Initial model directory (weights + tokenizer [+ eval.json])")
+      auto paths = std::make_shared<SftOptions>();
+      app.add_option("--model", paths->model_dir, "Initial model directory (weights + tokenizer [+ eval.json])")
           ->required();
-      app.add_option("--data", o->data, "Chat JSONL: {\"messages\":[{\"role\",\"content\"},...]} per line")->required();
-      app.add_option("--out", o->out_dir, "Output directory (checkpoints, metrics.jsonl, final/)")->required();
-      app.add_option("--steps", o->steps, "Optimizer steps (0 = from --epochs)")->capture_default_str();
-      app.add_option("--epochs", o->epochs, "Epochs over the training samples when --steps is 0")->capture_default_str();
-      app.add_option("--batch-size", o->batch_size, "Rows per micro-batch")->capture_default_str();
-      app.add_option("--seq-len", o->seq_len, "Tokens per row (longer samples are truncated)")->capture_default_str();
-      app.add_option("--grad-accum", o->grad_accum, "Micro-batches per optimizer step")->capture_default_str();
-      app.add_option("--lr", o->lr, "Peak learning rate")->capture_default_str();
-      app.add_option("--min-lr", o->min_lr, "Final learning rate")->capture_default_str();
-      app.add_option("--warmup", o->warmup, "Warmup steps")->capture_default_str();
-      app.add_option("--schedule", o->schedule, "cosine | wsd | constant")->capture_default_str();
-      app.add_option("--weight-decay", o->weight_decay, "AdamW weight decay")->capture_default_str();
-      app.add_option("--clip", o->clip, "Global gradient-norm clip (0 = off)")->capture_default_str();
-      app.add_option("--mtp-lambda", o->mtp_lambda, "MTP loss weight (0 = main head only)")->capture_default_str();
-      app.add_option("--gamma", o->gamma, "Aux-loss-free router bias speed (0 = keep)")->capture_default_str();
-      app.add_option("--rendering", o->rendering, "auto | plain | r1-zero | template | template:NAME")
-          ->capture_default_str();
-      app.add_option("--val-fraction", o->val_fraction, "Share of samples held out for val_loss")
-          ->capture_default_str();
-      app.add_option("--threads", o->threads, "OpenMP threads (0 = default)")->capture_default_str();
-      app.add_option("--seed", o->seed, "Held-out split and shuffling seed")->capture_default_str();
-      app.add_option("--log-every", o->log_every, "Progress line period (steps)")->capture_default_str();
-      app.add_option("--eval-every", o->eval_every, "val_loss period (0 = at the end)")->capture_default_str();
-      app.add_option("--ckpt-every", o->ckpt_every, "Checkpoint period (0 = at the end / Ctrl-C)")
-          ->capture_default_str();
-      app.add_flag("--resume", o->resume, "Continue from the newest OUT/ckpt-STEP");
-      app.add_flag("--quiet", o->quiet, "No progress output");
-      return [o] { return run(*o); };
+      app.add_option("--data", paths->data, "Chat JSONL: {\"messages\":[{\"role\",\"content\"},...]} per line")
+          ->required();
+      app.add_option("--out", paths->out_dir, "Output directory (checkpoints, metrics.jsonl, final/)")->required();
+      app.add_flag("--resume", paths->resume, "Continue from the newest OUT/ckpt-STEP");
+      app.add_flag("--quiet", paths->quiet, "No progress output");
+      auto args = cli::add_section_flags(app, "sft");   // every [sft] key: --steps, --lr, --schedule, ...
+      return [paths, args] {
+        SftOptions o = args->resolve().sft;
+        o.model_dir = paths->model_dir, o.data = paths->data, o.out_dir = paths->out_dir;
+        o.resume = paths->resume, o.quiet = paths->quiet;
+        return run(o);
+      };
     }});
 
 }  // namespace

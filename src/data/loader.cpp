@@ -7,6 +7,8 @@
 
 namespace nanoseek {
 
+const char* pack_name(Pack p) { return p == Pack::Docs ? "docs" : "stream"; }
+
 Pack parse_pack(const std::string& name) {
   if (name == "docs") return Pack::Docs;
   if (name == "stream") return Pack::Stream;

@@ -27,6 +27,7 @@ struct LoaderPos {
 
 enum class Pack { Docs, Stream };
 Pack parse_pack(const std::string& name);  // "docs" | "stream"; Error otherwise
+const char* pack_name(Pack p);
 
 class DataLoader {
  public:

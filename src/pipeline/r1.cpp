@@ -54,8 +54,8 @@ R1ZeroResult run_r1(const std::string& recipe_path, const std::string& out, cons
     o.epochs = r.sft_epochs;
     o.batch_size = r.sft_batch;
     o.seq_len = r.sft_seq_len;
-    o.lr = r.sft_lr;
-    o.min_lr = r.sft_lr / 10;
+    o.optim.lr = r.sft_lr;
+    o.optim.min_lr = r.sft_lr / 10;
     o.threads = int(r.threads);
     o.resume = true;
     o.quiet = quiet;

@@ -2,6 +2,7 @@
 #include "train/pretrain.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <filesystem>
 #include <functional>
@@ -15,27 +16,61 @@
 namespace nanoseek {
 namespace {
 
-enum class Kind { I64, U64, F64, Bool, Str, StrList, F64List };
+enum class Kind { I64, U64, I32, F64, F32, Bool, Str, StrList, F64List, Enum };
 const char* kind_name(Kind k) {
   switch (k) {
-    case Kind::I64: case Kind::U64: return "an integer";
-    case Kind::F64: return "a number";
+    case Kind::I64: case Kind::U64: case Kind::I32: return "an integer";
+    case Kind::F64: case Kind::F32: return "a number";
     case Kind::Bool: return "true or false";
     case Kind::Str: return "a string";
     case Kind::StrList: return "a list of strings";
     case Kind::F64List: return "a list of numbers";
+    case Kind::Enum: return "one of";
   }
   return "?";
 }
 
+// One key: its name, type, where it lives, its help and the paper's value where the paper gives one. The default is
+// whatever the spec struct initialises the field to. Parsing, --set, command-line flags and the help all walk this.
 struct Field {
   const char* key;
   Kind kind;
   std::function<void*(Recipe&)> ref;
   const char* help;
+  const char* paper = "";      // e.g. "V3: 0.95"
+  const char* flag = nullptr;  // command-line flag when not the key's own name with '-' for '_'
+  // Kind::Enum: the valid names, a parser into the field (an Error names the valid values) and the field's name
+  std::vector<std::string> names;
+  std::function<void(void*, const std::string&)> parse;
+  std::function<std::string(const void*)> show;
 };
 
-#define F(key, kind, member, help) Field{key, Kind::kind, [](Recipe& r) -> void* { return &r.member; }, help}
+template <class E, class P, class S>
+Field enum_field(const char* key, std::function<void*(Recipe&)> ref, std::vector<std::string> names, P parse, S show,
+                 const char* help, const char* paper = "") {
+  Field f{key, Kind::Enum, std::move(ref), help, paper, nullptr, std::move(names), {}, {}};
+  f.parse = [parse](void* p, const std::string& v) { *static_cast<E*>(p) = parse(v); };
+  f.show = [show](const void* p) { return std::string(show(*static_cast<const E*>(p))); };
+  return f;
+}
+
+#define REF(member) [](Recipe& r) -> void* { return &r.member; }
+#define F(key, kind, member, help, ...) Field{key, Kind::kind, REF(member), help, __VA_ARGS__}
+#define SCHEDULE(section, member, ...)                                                                         \
+  enum_field<LrKind>(section ".schedule", REF(member), {"cosine", "wsd", "constant"}, parse_lr_kind, lr_kind_name, \
+                     "LR schedule after warmup", __VA_ARGS__)
+// The optimizer keys (train/trainer.h OptimSpec) of one section, bound to `spec`.
+#define OPTIM(section, spec)                                                                                      \
+  F(section ".lr", F64, spec.lr, "peak learning rate"), F(section ".min_lr", F64, spec.min_lr, "final learning rate"), \
+      F(section ".warmup", I64, spec.warmup, "linear warmup steps"),                                              \
+      SCHEDULE(section, spec.schedule, ""),                                                                       \
+      F(section ".decay_frac", F64, spec.decay_frac, "wsd: share of steps in the final decay"),                   \
+      F(section ".weight_decay", F64, spec.weight_decay, "AdamW decoupled weight decay (not on norms, biases)",  \
+        "V3: 0.1"),                                                                                               \
+      F(section ".beta1", F64, spec.beta1, "AdamW beta1", "V3: 0.9"),                                             \
+      F(section ".beta2", F64, spec.beta2, "AdamW beta2", "V3: 0.95"),                                            \
+      F(section ".eps", F64, spec.eps, "AdamW epsilon"),                                                          \
+      F(section ".clip", F64, spec.clip, "global gradient-norm clip (0 = off)", "V3: 1.0")
 const std::vector<Field>& fields() {
   static const std::vector<Field> f = {
       F("data.tasks", StrList, data.tasks, "tasks to render (add, add-zh, mul, countdown)"),
@@ -53,26 +88,20 @@ const std::vector<Field>& fields() {
       F("data.vocab_size", I64, data.vocab_size, "vocabulary of the trained tokenizer"),
       F("data.tokenizer_docs", I64, data.tokenizer_docs, "documents the BPE trainer sees"),
       F("data.corpus", Str, corpus, "prebuilt corpus dir (default: build into OUT/corpus)"),
-      F("data.format", Str, format, "document/prompt format: r1-zero or plain"),
-      F("data.pack", Str, pack, "rows of whole documents (docs) or a cut stream (stream)"),
+      enum_field<PromptFormat>("data.format", REF(format), {"r1-zero", "plain"},
+                               [](const std::string& v) { return parse_prompt_format(v); }, prompt_format_name,
+                               "document/prompt format"),
+      enum_field<Pack>("data.pack", REF(pack), {"docs", "stream"}, parse_pack, pack_name,
+                       "rows of whole documents (docs) or a cut stream (stream)"),
       F("train.steps", I64, steps, "optimizer steps"),
       F("train.batch_size", I64, batch_size, "sequences per micro-batch (B)"),
       F("train.seq_len", I64, seq_len, "tokens per sequence (T)"),
       F("train.grad_accum", I64, grad_accum, "micro-batches per optimizer step"),
-      F("train.lr", F64, lr, "peak learning rate"),
-      F("train.min_lr", F64, min_lr, "final learning rate"),
-      F("train.warmup", I64, warmup, "linear warmup steps"),
-      F("train.schedule", Str, schedule, "cosine, wsd or constant"),
-      F("train.decay_frac", F64, decay_frac, "wsd: share of steps in the final decay"),
-      F("train.weight_decay", F64, weight_decay, "AdamW decoupled weight decay (not on norms)"),
-      F("train.beta1", F64, beta1, "AdamW beta1"),
-      F("train.beta2", F64, beta2, "AdamW beta2"),
-      F("train.eps", F64, eps, "AdamW epsilon"),
-      F("train.clip", F64, clip, "global gradient-norm clip (0 = off)"),
-      F("train.gamma", F64, gamma, "aux-loss-free router bias speed (0 = off)"),
-      F("train.gamma_until", F64, gamma_until, "share of steps with gamma on"),
-      F("train.alpha", F64, alpha, "sequence-wise balance loss weight (0 = off)"),
-      F("train.mtp_lambda", F64, mtp_lambda, "MTP loss weight (0 = off)"),
+      OPTIM("train", optim),
+      F("train.gamma", F64, gamma, "aux-loss-free router bias speed (0 = off)", "V3: 0.001"),
+      F("train.gamma_until", F64, gamma_until, "share of steps with gamma on", "V3: 14.3T of 14.8T tokens"),
+      F("train.alpha", F64, alpha, "sequence-wise balance loss weight (0 = off)", "V3: 0.0001"),
+      F("train.mtp_lambda", F64, mtp_lambda, "MTP loss weight (0 = off)", "V3: 0.3, then 0.1"),
       F("train.seed", U64, seed, "init + data order seed"),
       F("train.log_every", I64, log_every, "progress line period (steps)"),
       F("train.ckpt_every", I64, ckpt_every, "checkpoint period (0 = end / Ctrl-C only)"),
@@ -89,25 +118,21 @@ const std::vector<Field>& fields() {
       F("grpo.task_weights", F64List, grpo.task_weights, "sampling weight per task (default uniform)"),
       F("grpo.levels", StrList, grpo.levels, "levels sampled uniformly (default all)"),
       F("grpo.steps", I64, grpo.steps, "optimizer steps"),
-      F("grpo.prompts", I64, grpo.prompts, "prompts per rollout"),
-      F("grpo.group", I64, grpo.group, "outputs per prompt (G)"),
+      F("grpo.prompts", I64, grpo.prompts, "prompts per rollout", "R1: 32"),
+      F("grpo.group", I64, grpo.group, "outputs per prompt (G)", "R1: 16"),
       F("grpo.micro_rows", I64, grpo.micro_rows, "sequences per forward/backward (divides prompts*group)"),
-      F("grpo.mu", I64, grpo.mu, "optimizer steps per rollout (mu)"),
-      F("grpo.lr", F64, grpo.lr, "peak learning rate"),
-      F("grpo.min_lr", F64, grpo.min_lr, "final learning rate (cosine, wsd)"),
-      F("grpo.warmup", I64, grpo.warmup, "linear warmup steps"),
-      F("grpo.schedule", Str, grpo.schedule, "constant, cosine or wsd"),
-      F("grpo.weight_decay", F64, grpo.weight_decay, "AdamW decoupled weight decay"),
-      F("grpo.clip", F64, grpo.clip, "global gradient-norm clip (0 = off)"),
-      F("grpo.temperature", F64, grpo.temperature, "rollout sampling temperature"),
+      F("grpo.mu", I64, grpo.mu, "optimizer steps per rollout (mu)", "R1: 1"),
+      OPTIM("grpo", grpo.optim),
+      F("grpo.temperature", F64, grpo.temperature, "rollout sampling temperature", "R1: 1.0"),
       F("grpo.top_p", F64, grpo.top_p, "rollout nucleus mass"),
-      F("grpo.max_new_tokens", I64, grpo.max_new_tokens, "rollout length budget"),
-      F("grpo.beta", F64, grpo.beta, "KL coefficient (0 = no reference model)"),
-      F("grpo.eps_low", F64, grpo.eps_low, "clip 1 - eps_low"),
-      F("grpo.eps_high", F64, grpo.eps_high, "clip 1 + eps_high"),
-      F("grpo.scale_std", Bool, grpo.scale_std, "divide advantages by the group std"),
-      F("grpo.agg", Str, grpo.agg, "loss averaging: sequence or token"),
-      F("grpo.ref_reset_every", I64, grpo.ref_reset_every, "copy policy into the reference every N steps (0 = never)"),
+      F("grpo.max_new_tokens", I64, grpo.max_new_tokens, "rollout length budget", "R1: 32768"),
+      F("grpo.beta", F64, grpo.beta, "KL coefficient (0 = no reference model)", "R1: 0.001"),
+      F("grpo.eps_low", F64, grpo.eps_low, "clip 1 - eps_low", "R1: 10"),
+      F("grpo.eps_high", F64, grpo.eps_high, "clip 1 + eps_high", "R1: 10"),
+      F("grpo.scale_std", Bool, grpo.scale_std, "divide advantages by the group std", "R1: true"),
+      F("grpo.agg", Str, grpo.agg, "loss averaging: sequence or token", "R1: sequence"),
+      F("grpo.ref_reset_every", I64, grpo.ref_reset_every, "copy policy into the reference every N steps (0 = never)",
+        "R1: 400"),
       F("grpo.algo", Str, grpo.algo, "grpo, or ppo (critic + GAE baseline)"),
       F("grpo.value_lr", F64, grpo.value_lr, "ppo: critic learning rate"),
       F("grpo.value_clip", F64, grpo.value_clip, "ppo: value clip"),
@@ -122,6 +147,41 @@ const std::vector<Field>& fields() {
       F("grpo.eval_every", I64, grpo.eval_every, "periodic eval on validation problems (0 = off)"),
       F("grpo.eval_problems", I64, grpo.eval_problems, "periodic eval: problems per level"),
       F("grpo.eval_k", I64, grpo.eval_k, "periodic eval: samples per problem"),
+      F("sft.steps", I64, sft.steps, "optimizer steps (0 = from sft.epochs)"),
+      F("sft.epochs", F64, sft.epochs, "epochs over the training samples when steps is 0", "R1: 2 (800K samples)"),
+      F("sft.batch_size", I64, sft.batch_size, "rows per micro-batch"),
+      F("sft.seq_len", I64, sft.seq_len, "tokens per row (longer samples are truncated)"),
+      F("sft.grad_accum", I64, sft.grad_accum, "micro-batches per optimizer step"),
+      OPTIM("sft", sft.optim),
+      F("sft.mtp_lambda", F64, sft.mtp_lambda, "MTP loss weight (0 = main head only)"),
+      F("sft.gamma", F64, sft.gamma, "aux-loss-free router bias speed (0 = keep the pretrained biases)"),
+      F("sft.rendering", Str, sft.rendering, "auto | plain | r1-zero | template | template:NAME"),
+      F("sft.val_fraction", F64, sft.val_fraction, "share of samples held out for val_loss"),
+      F("sft.threads", I64, sft.threads, "OpenMP threads (0 = default)"),
+      F("sft.seed", U64, sft.seed, "held-out split and shuffling seed"),
+      F("sft.log_every", I64, sft.log_every, "progress line period (steps)"),
+      F("sft.eval_every", I64, sft.eval_every, "val_loss period (0 = at the end)"),
+      F("sft.ckpt_every", I64, sft.ckpt_every, "checkpoint period (0 = at the end / Ctrl-C)"),
+      F("sft.keep_ckpts", I64, sft.keep_ckpts, "checkpoints kept"),
+      F("distill.task", Str, distill.task, "task the training problems come from (add, add-zh, mul, countdown)"),
+      F("distill.levels", StrList, distill.levels, "levels (default all)"),
+      F("distill.problems", I64, distill.problems, "training problems per level"),
+      F("distill.k", I32, distill.k, "teacher samples per problem"),
+      F("distill.temperature", F32, distill.temperature, "teacher sampling temperature", "R1: 0.6"),
+      F("distill.top_p", F32, distill.top_p, "teacher nucleus mass", "R1: 0.95"),
+      F("distill.max_new_tokens", I32, distill.max_new_tokens, "maximum completion tokens", "", "max-tokens"),
+      F("distill.format", Str, distill.format, "prompt format r1-zero | plain (default: the teacher's eval.json)"),
+      F("distill.filter", Str, distill.filter, "correct (accuracy and format) | all"),
+      F("distill.kd_topk", I32, distill.kd_topk, "teacher top-k log-probs per position for KD (0 = SFT only)",
+        "R1: 0 (SFT only)"),
+      F("distill.kd_weight", F64, distill.kd_weight, "weight of the KD term"),
+      F("distill.steps", I64, distill.steps, "optimizer steps"),
+      F("distill.batch_size", I64, distill.batch_size, "samples per micro-batch", "", "batch"),
+      F("distill.grad_accum", I64, distill.grad_accum, "micro-batches per step", "", "accum"),
+      OPTIM("distill", distill.optim),
+      F("distill.eval_problems", I64, distill.eval_problems, "test problems per level for student/teacher pass@1"),
+      F("distill.max_batch", I64, distill.max_batch, "teacher engine slots", "", "engine-batch"),
+      F("distill.seed", U64, distill.seed, "problem, sampling and init seed"),
       F("r1.cold_start_n", I64, cold_start_n, "cold-start SFT samples (task suite reasoning renders)"),
       F("r1.cold_start_styles", StrList, cold_start_styles, "cold-start solution styles"),
       F("r1.sft_steps", I64, sft_steps, "SFT steps (0 = sft_epochs)"),
@@ -148,6 +208,9 @@ const std::vector<Field>& fields() {
   return f;
 }
 #undef F
+#undef OPTIM
+#undef SCHEDULE
+#undef REF
 
 // The HF config fields ModelConfig (DeepSeek-V3) and DenseConfig (Qwen2/Llama) read, plus informational ones real
 // configs carry.
@@ -220,6 +283,26 @@ void set_field(Recipe& r, const Field& f, const toml::node& v, const std::string
       *static_cast<uint64_t*>(p) = uint64_t(*x);
       break;
     }
+    case Kind::I32: {
+      auto x = v.value<int64_t>();
+      if (!x || !v.is_integer() || *x < INT32_MIN || *x > INT32_MAX) bad();
+      *static_cast<int*>(p) = int(*x);
+      break;
+    }
+    case Kind::F32: {
+      auto x = v.value<double>();
+      if (!x) bad();
+      *static_cast<float*>(p) = float(*x);
+      break;
+    }
+    case Kind::Enum: {
+      auto x = v.value<std::string>();
+      if (!x || !v.is_string()) fail("{}: '{}' must be one of: {}", where, f.key, fmt::join(f.names, ", "));
+      if (std::find(f.names.begin(), f.names.end(), *x) == f.names.end())
+        fail("{}: '{}' = '{}' is not one of: {}{}", where, f.key, *x, fmt::join(f.names, ", "), did_you_mean(*x, f.names));
+      f.parse(p, *x);
+      break;
+    }
     case Kind::F64: {
       auto x = v.value<double>();
       if (!x) bad();
@@ -277,7 +360,26 @@ void set_key(Recipe& r, const std::string& section, const std::string& key, cons
   fail("{}: unknown key '{}'{}", where, full, did_you_mean(full, valid));
 }
 
-const std::vector<std::string> kSections = {"model", "data", "train", "eval", "grpo", "r1zero", "r1"};
+const std::vector<std::string> kSections = {"model", "data", "train", "eval", "grpo", "sft", "distill", "r1zero",
+                                            "r1"};
+
+// The field's current value as a recipe would write it (defaults in the help and on the command line).
+std::string value_string(const Field& f, Recipe& r) {
+  const void* p = f.ref(r);
+  switch (f.kind) {
+    case Kind::I64: return fmt::format("{}", *static_cast<const int64_t*>(p));
+    case Kind::U64: return fmt::format("{}", *static_cast<const uint64_t*>(p));
+    case Kind::I32: return fmt::format("{}", *static_cast<const int*>(p));
+    case Kind::F64: return fmt::format("{}", *static_cast<const double*>(p));
+    case Kind::F32: return fmt::format("{}", *static_cast<const float*>(p));
+    case Kind::Bool: return *static_cast<const bool*>(p) ? "true" : "false";
+    case Kind::Str: return *static_cast<const std::string*>(p);
+    case Kind::StrList: return fmt::format("{}", fmt::join(*static_cast<const std::vector<std::string>*>(p), ","));
+    case Kind::F64List: return fmt::format("{}", fmt::join(*static_cast<const std::vector<double>*>(p), ","));
+    case Kind::Enum: return f.show(p);
+  }
+  return "";
+}
 
 }  // namespace
 
@@ -317,8 +419,8 @@ Recipe parse_recipe(const std::string& text, const std::string& label) {
     const std::string section(k.str());
     const std::string where = fmt::format("{} line {}", label, v.source().begin.line);
     if (std::find(kSections.begin(), kSections.end(), section) == kSections.end())
-      fail("{}: unknown section '{}'{} (sections: model, data, train, eval, grpo, r1zero, r1)", where, section,
-           did_you_mean(section, kSections));
+      fail("{}: unknown section '{}'{} (sections: {})", where, section, did_you_mean(section, kSections),
+           fmt::join(kSections, ", "));
     const toml::table* tab = v.as_table();
     check(tab != nullptr, "{}: '{}' must be a table ([{}])", where, section, section);
     for (const auto& [kk, vv] : *tab)
@@ -338,6 +440,17 @@ Recipe load_recipe(const std::string& path) {
   return r;
 }
 
+namespace {
+// A command-line value as TOML (`v = VALUE`); a bare word is a string: --set data.format=plain.
+toml::table parse_value(const std::string& value) {
+  try {
+    return toml::parse("v = " + value);
+  } catch (const toml::parse_error&) {
+    return toml::table{{"v", value}};
+  }
+}
+}  // namespace
+
 void apply_override(Recipe& r, const std::string& a) {
   const size_t eq = a.find('=');
   check(eq != std::string::npos, "--set '{}': expected section.key=value", a);
@@ -347,20 +460,74 @@ void apply_override(Recipe& r, const std::string& a) {
   const std::string section = key.substr(0, dot), name = key.substr(dot + 1);
   check(std::find(kSections.begin(), kSections.end(), section) != kSections.end(),
         "--set '{}': unknown section '{}'{}", a, section, did_you_mean(section, kSections));
-  toml::table t;
-  try {
-    t = toml::parse("v = " + value);
-  } catch (const toml::parse_error&) {
-    t = toml::table{{"v", value}};  // a bare word is a string: --set data.format=plain
-  }
-  set_key(r, section, name, *t.get("v"), "--set " + a);
+  set_key(r, section, name, *parse_value(value).get("v"), "--set " + a);
 }
 
 std::string recipe_help() {
   std::string s = "[model]  config = \"path/config.json\" and/or inline HF config fields; model_type deepseek_v3 "
                   "(default) | qwen2 | llama (dense)\n";
-  for (const auto& f : fields()) s += fmt::format("  {:<26} {:<16} {}\n", f.key, kind_name(f.kind), f.help);
+  Recipe defaults;
+  for (const auto& f : fields()) {
+    const std::string type = f.kind == Kind::Enum ? fmt::format("{}", fmt::join(f.names, "|")) : kind_name(f.kind);
+    s += fmt::format("  {:<26} {:<18} {} (default {}{}{})\n", f.key, type, f.help, value_string(f, defaults),
+                     *f.paper ? "; " : "", f.paper);
+  }
   return s;
+}
+
+std::vector<SectionFlag> section_flags(const std::string& section) {
+  std::vector<SectionFlag> out;
+  Recipe defaults;
+  const std::string prefix = section + ".";
+  for (const auto& f : fields()) {
+    const std::string key = f.key;
+    if (key.rfind(prefix, 0) != 0) continue;
+    SectionFlag sf;
+    sf.key = key;
+    sf.flag = f.flag ? f.flag : key.substr(prefix.size());
+    for (char& c : sf.flag)
+      if (c == '_') c = '-';
+    sf.help = f.help;
+    if (f.kind == Kind::Enum) sf.help += fmt::format(" ({})", fmt::join(f.names, " | "));
+    if (f.kind == Kind::StrList || f.kind == Kind::F64List) sf.help += " (comma-separated)";
+    if (*f.paper) sf.help += fmt::format(" [{}]", f.paper);
+    sf.default_value = value_string(f, defaults);
+    switch (f.kind) {
+      case Kind::I64: case Kind::U64: case Kind::I32: sf.type = "INT"; break;
+      case Kind::F64: case Kind::F32: sf.type = "NUMBER"; break;
+      case Kind::Bool: sf.type = "BOOL"; break;
+      case Kind::Str: sf.type = "TEXT"; break;
+      case Kind::StrList: case Kind::F64List: sf.type = "LIST"; break;
+      case Kind::Enum: sf.type = fmt::format("{}", fmt::join(f.names, "|")); break;
+    }
+    sf.list = f.kind == Kind::StrList || f.kind == Kind::F64List;
+    out.push_back(std::move(sf));
+  }
+  return out;
+}
+
+void apply_flag(Recipe& r, const SectionFlag& f, const std::string& value) {
+  const size_t dot = f.key.find('.');
+  if (!f.list)
+    return set_key(r, f.key.substr(0, dot), f.key.substr(dot + 1), *parse_value(value).get("v"), "--" + f.flag);
+  const auto it = std::find_if(fields().begin(), fields().end(), [&](const Field& x) { return f.key == x.key; });
+  check(it != fields().end(), "--{}: no recipe key {}", f.flag, f.key);
+  toml::array a;   // "d1,d2" → ["d1", "d2"]; "0.5,1" → [0.5, 1.0] for a list of numbers
+  for (size_t i = 0; i < value.size();) {
+    size_t j = value.find(',', i);
+    if (j == std::string::npos) j = value.size();
+    const std::string piece = value.substr(i, j - i);
+    if (!piece.empty() && it->kind == Kind::StrList) {
+      a.push_back(piece);
+    } else if (!piece.empty()) {
+      char* end = nullptr;
+      const double x = std::strtod(piece.c_str(), &end);
+      check(end && *end == '\0', "--{}: '{}' is not a number", f.flag, piece);
+      a.push_back(x);
+    }
+    i = j + 1;
+  }
+  set_key(r, f.key.substr(0, dot), f.key.substr(dot + 1), a, "--" + f.flag);
 }
 
 PretrainResult pretrain_recipe(const std::string& recipe_path, const std::string& out,

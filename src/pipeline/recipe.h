@@ -16,14 +16,20 @@
 #include <string>
 #include <vector>
 
+#include "rl/distill.h"
 #include "rl/grpo_spec.h"
 #include "train/pretrain_spec.h"
+#include "train/sft.h"
 
 namespace nanoseek {
 
 struct Recipe : PretrainSpec {   // path, [model], [data], [train], [eval] (train/pretrain_spec.h)
   // [grpo]  (nanoseek grpo, and the RL stage of nanoseek r1zero)
   GrpoSpec grpo;
+  // [sft], [distill]  (nanoseek sft / distill: every key is also that command's flag, e.g. sft.lr = --lr; the model,
+  // data and output paths are flags only)
+  SftOptions sft;
+  DistillOptions distill;
   // [r1zero]  the before/after evaluation of the R1-Zero pipeline (R1 protocol: T 0.6, top-p 0.95, k samples)
   std::string r1_base_recipe;            // recipe that pretrains the base model ("" = this file)
   std::string r1_task;                   // task evaluated ("" = grpo.tasks[0])
@@ -47,7 +53,17 @@ struct Recipe : PretrainSpec {   // path, [model], [data], [train], [eval] (trai
 Recipe load_recipe(const std::string& path);
 Recipe parse_recipe(const std::string& toml_text, const std::string& label);
 void apply_override(Recipe& r, const std::string& assignment);   // "section.key=value"
-std::string recipe_help();                                       // every key, type and help line
+std::string recipe_help();   // every key: type, help, default and the paper's value
+
+// One section's keys as command-line flags of the command that section configures (`nanoseek sft` for [sft]):
+// --flag VALUE sets `key` exactly as --set key=VALUE would (lists are comma-separated). Name, help, default and the
+// paper's value come from the same table as the recipe keys, so a flag and its key cannot drift apart.
+struct SectionFlag {
+  std::string key, flag, help, default_value, type;   // type: INT, NUMBER, BOOL, TEXT, LIST or a|b|c
+  bool list = false;
+};
+std::vector<SectionFlag> section_flags(const std::string& section);
+void apply_flag(Recipe& r, const SectionFlag& f, const std::string& value);
 
 // `nanoseek pretrain RECIPE`: the recipe file with --set overrides, pretrained by train/pretrain.h run_pretrain.
 struct PretrainResult;

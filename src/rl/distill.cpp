@@ -183,9 +183,11 @@ void check_options(const DistillOptions& o) {
   check(o.kd_topk >= 0 && o.kd_weight >= 0, "distill: --kd-topk and --kd-weight must be >= 0");
   check(o.kd_weight == 0 || o.kd_topk > 0, "distill: --kd-weight {} needs --kd-topk > 0", o.kd_weight);
   check(o.steps >= 1 && o.batch_size >= 1 && o.grad_accum >= 1, "distill: --steps, --batch and --accum must be >= 1");
-  check(o.lr > 0 && o.min_lr >= 0 && o.warmup >= -1 && o.warmup < o.steps,
-        "distill: need --lr > 0 (got {}), --min-lr >= 0 (got {}) and -1 <= --warmup < --steps (got {} and {})", o.lr,
-        o.min_lr, o.warmup, o.steps);
+  check(o.optim.warmup >= -1 && o.optim.warmup < o.steps, "distill: need -1 <= warmup < steps (got {} and {})",
+        o.optim.warmup, o.steps);
+  OptimSpec op = o.optim;
+  op.warmup = 0;
+  op.check("distill");
   check(o.max_new_tokens >= 1 && o.max_batch >= o.k, "distill: --max-tokens >= 1 and engine batch >= k needed");
 }
 
@@ -308,9 +310,9 @@ DistillResult run_distill(const DistillOptions& o) {
   TrainConfig tc;
   tc.steps = o.steps;
   tc.grad_accum = o.grad_accum;
-  tc.lr = LrSchedule{LrKind::Cosine, o.lr, o.min_lr, o.warmup >= 0 ? o.warmup : o.steps / 10, o.steps, 0.2};
-  tc.adamw = AdamWConfig{0.9, 0.95, 1e-8, o.weight_decay};
-  tc.clip = o.clip;
+  OptimSpec optim = o.optim;
+  if (optim.warmup < 0) optim.warmup = o.steps / 10;
+  set_optimizer(tc, optim);
   tc.gamma = 0;
   tc.log_every = std::max<int64_t>(1, o.steps / 10);
   tc.out_dir = o.out;

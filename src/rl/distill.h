@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tasks/task.h"
+#include "train/trainer.h"
 
 namespace nanoseek {
 
@@ -38,8 +39,7 @@ struct DistillOptions {
   int kd_topk = 0;                  // teacher log-probs kept per completion position (0 = SFT only)
   double kd_weight = 0.0;           // weight of the KD term (needs kd_topk > 0)
   int64_t steps = 200, batch_size = 8, grad_accum = 1;
-  double lr = 1e-3, min_lr = 1e-4, weight_decay = 0.0, clip = 1.0;
-  int64_t warmup = -1;              // warmup steps (-1 = steps / 10)
+  OptimSpec optim{.lr = 1e-3, .min_lr = 1e-4, .warmup = -1, .weight_decay = 0.0};  // warmup -1 = steps / 10
   int64_t eval_problems = 0;        // per level, held-out TEST pass@1 of student and teacher at the end (0 = skip)
   int64_t max_batch = 64;           // engine slots
   uint64_t seed = 0;

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "train/trainer.h"
+
 namespace nanoseek {
 
 struct GrpoSpec {
@@ -17,10 +19,8 @@ struct GrpoSpec {
   int64_t group = 8;                       // G outputs per prompt (R1: 16)
   int64_t micro_rows = 32;                 // sequences per forward/backward (memory bound; must divide prompts·group)
   int64_t mu = 1;                          // optimizer steps on each rollout (μ; π_old = the sampling policy)
-  double lr = 1e-4, min_lr = 1e-5;         // R1: 3e-6 at 671B; tiny models want far more
-  int64_t warmup = 5;
-  std::string schedule = "constant";       // constant, cosine or wsd
-  double weight_decay = 0.0, clip = 1.0;
+  // R1: lr 3e-6 at 671B (tiny models want far more); constant schedule after warmup, no weight decay
+  OptimSpec optim{.lr = 1e-4, .min_lr = 1e-5, .warmup = 5, .schedule = LrKind::Constant, .weight_decay = 0.0};
   double temperature = 1.0, top_p = 1.0;   // rollout sampling (R1: temperature 1)
   int64_t max_new_tokens = 160;
   double beta = 0.0;                       // KL coefficient (R1: 0.001); 0 drops the reference model

@@ -97,7 +97,7 @@ GrpoStage::GrpoStage(const GrpoSpec& s, LanguageModel& policy, Tokenizer tok, Pr
   engine_ = std::make_unique<Engine>(policy, s.prompts * s.group, policy.max_positions());
   if (s.beta > 0) ref_ = policy.clone();
   check(s.algo == "grpo" || s.algo == "ppo", "grpo.algo: '{}' is not grpo or ppo", s.algo);
-  if (s.algo == "ppo") critic_ = std::make_unique<Critic>(policy, AdamWConfig{0.9, 0.95, 1e-8, 0.0}, s.value_lr, s.clip);
+  if (s.algo == "ppo") critic_ = std::make_unique<Critic>(policy, AdamWConfig{0.9, 0.95, 1e-8, 0.0}, s.value_lr, s.optim.clip);
 }
 
 GrpoStage::~GrpoStage() = default;
@@ -463,9 +463,8 @@ GrpoRunResult run_grpo_with(LanguageModel& m, const GrpoSpec& g, const PretrainS
   TrainConfig tc;
   tc.steps = g.steps;
   tc.grad_accum = stage.grad_accum();
-  tc.lr = LrSchedule{parse_lr_kind(g.schedule), g.lr, g.min_lr, g.warmup, g.steps, 0.2};
-  tc.adamw = AdamWConfig{base.beta1, base.beta2, base.eps, g.weight_decay};
-  tc.clip = g.clip;
+  g.optim.check(base.path + " [grpo]");
+  set_optimizer(tc, g.optim);
   tc.gamma = m.has_router_bias() ? g.gamma : 0.0;
   tc.log_every = g.log_every;
   tc.eval_every = g.eval_every;

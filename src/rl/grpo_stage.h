@@ -105,9 +105,10 @@ struct GrpoRunResult {
 };
 
 struct PretrainSpec;
-// `nanoseek grpo` (the recipe's [grpo] section `g`; from `base`, its [train] section, the AdamW betas/eps,
-// checkpoint period and count, threads, and its path for messages): loads spec.init (or `init_dir` when given; either architecture), trains, writes OUT/final (a
-// model dir with the tokenizer and eval.json), OUT/metrics.jsonl and OUT/completions.jsonl.
+// `nanoseek grpo`: the recipe's [grpo] section `g` (optimizer included) and, from `base` (its [train] section), the
+// checkpoint period and count, threads, and the recipe path for messages. Loads g.init (or `init_dir` when given;
+// either architecture), trains, writes OUT/final (a model dir with the tokenizer and eval.json), OUT/metrics.jsonl
+// and OUT/completions.jsonl.
 GrpoRunResult run_grpo(const GrpoSpec& g, const PretrainSpec& base, const std::string& init_dir,
                        const std::string& out_dir, bool resume,
                        bool quiet);

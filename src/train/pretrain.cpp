@@ -16,7 +16,7 @@ PretrainStage::PretrainStage(const PretrainSpec& r, const LanguageModel& m, std:
       r_(r),
       train_(std::move(train)),
       val_(std::move(val)),
-      loader_(*train_, r.batch_size, r.seq_len, r.seed, true, parse_pack(r.pack)),
+      loader_(*train_, r.batch_size, r.seq_len, r.seed, true, r.pack),
       tok_(std::move(tok)),
       tok_dir_(std::move(tokenizer_dir)),
       lc_{r.mtp_lambda, r.alpha} {}
@@ -45,14 +45,14 @@ void PretrainStage::restore(const nlohmann::json& j) {
 }
 
 std::map<std::string, double> PretrainStage::evaluate(LanguageModel& m, int64_t step) {
-  auto out = validation_loss(m, *val_, r_.batch_size, r_.seq_len, r_.val_batches, parse_pack(r_.pack));
+  auto out = validation_loss(m, *val_, r_.batch_size, r_.seq_len, r_.val_batches, r_.pack);
   if (r_.problems_per_level > 0) {
     AccuracyOptions o;
     o.tasks = r_.eval_tasks.empty() ? r_.data.tasks : r_.eval_tasks;
     o.levels = r_.eval_levels;
     o.problems_per_level = r_.problems_per_level;
     o.max_new_tokens = int(r_.max_new_tokens);
-    o.format = parse_prompt_format(r_.format);
+    o.format = r_.format;
     // The last evaluation reports held-out TEST problems; periodic ones use the validation split.
     const bool final = step == r_.steps;
     o.split = final ? Split::Test : Split::Val;
@@ -74,13 +74,9 @@ void check_recipe(const PretrainSpec& r) {
   check(r.steps > 0, "{}: train.steps must be > 0", r.path);
   check(r.batch_size > 0 && r.seq_len > 1 && r.grad_accum > 0,
         "{}: train.batch_size, train.seq_len (>1) and train.grad_accum must be positive", r.path);
-  check(r.lr > 0 && r.min_lr >= 0, "{}: train.lr must be > 0 and train.min_lr >= 0", r.path);
-  check(r.warmup >= 0 && r.warmup < r.steps, "{}: train.warmup ({}) must be in [0, steps)", r.path, r.warmup);
-  check(r.beta1 >= 0 && r.beta1 < 1 && r.beta2 >= 0 && r.beta2 < 1, "{}: AdamW betas must be in [0, 1)", r.path);
+  r.optim.check(r.path + " [train]");
+  check(r.optim.warmup < r.steps, "{}: train.warmup ({}) must be in [0, steps)", r.path, r.optim.warmup);
   check(r.gamma >= 0 && r.alpha >= 0 && r.mtp_lambda >= 0, "{}: gamma, alpha and mtp_lambda must be >= 0", r.path);
-  parse_prompt_format(r.format);
-  parse_pack(r.pack);
-  parse_lr_kind(r.schedule);
 }
 
 // The tokenized corpus a pretraining run reads.
@@ -104,9 +100,7 @@ PretrainResult train_model(const PretrainSpec& r, LanguageModel& m, const Corpus
   TrainConfig tc;
   tc.steps = r.steps;
   tc.grad_accum = r.grad_accum;
-  tc.lr = LrSchedule{parse_lr_kind(r.schedule), r.lr, r.min_lr, r.warmup, r.steps, r.decay_frac};
-  tc.adamw = AdamWConfig{r.beta1, r.beta2, r.eps, r.weight_decay};
-  tc.clip = r.clip;
+  set_optimizer(tc, r.optim);
   tc.gamma = m.has_router_bias() ? r.gamma : 0.0;
   tc.gamma_until = r.gamma_until;
   tc.log_every = r.log_every;
@@ -149,7 +143,7 @@ PretrainResult train_model(const PretrainSpec& r, LanguageModel& m, const Corpus
     ev["steps"] = res.steps;
     ev["train_seconds"] = res.train_seconds;
     ev["threads"] = omp_get_max_threads();
-    ev["prompt_format"] = r.format;  // what the RL stage must prompt with (data/corpus.h prompt_text)
+    ev["prompt_format"] = prompt_format_name(r.format);  // what the RL stage must prompt with (data/corpus.h prompt_text)
     ev["tasks"] = r.data.tasks;
     write_file_atomic(out + "/final/eval.json", ev.dump(1) + "\n");
     if (!quiet) fmt::print("final model: {}/final\n", out);
@@ -164,7 +158,7 @@ PretrainResult run_pretrain(PretrainSpec r, const std::string& out, bool resume,
   const auto t0 = std::chrono::steady_clock::now();
   check_recipe(r);
   if (r.threads > 0) omp_set_num_threads(int(r.threads));
-  r.data.format = parse_prompt_format(r.format);
+  r.data.format = r.format;
   make_dirs(out);
 
   // Corpus: given, reused from OUT/corpus, or built there now.

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "data/corpus.h"
+#include "data/loader.h"
+#include "train/trainer.h"
 
 namespace nanoseek {
 
@@ -18,13 +20,11 @@ struct PretrainSpec {
   // [data]
   CorpusSpec data;
   std::string corpus;                 // prebuilt corpus dir ("" = build into OUT/corpus)
-  std::string format = "r1-zero";
-  std::string pack = "docs";          // data/loader.h Pack
+  PromptFormat format = PromptFormat::R1Zero;
+  Pack pack = Pack::Docs;             // data/loader.h
   // [train]
-  int64_t steps = 1000, batch_size = 16, seq_len = 256, grad_accum = 1, warmup = 50;
-  double lr = 1e-3, min_lr = 1e-4, decay_frac = 0.2;
-  std::string schedule = "cosine";
-  double weight_decay = 0.1, beta1 = 0.9, beta2 = 0.95, eps = 1e-8, clip = 1.0;
+  int64_t steps = 1000, batch_size = 16, seq_len = 256, grad_accum = 1;
+  OptimSpec optim{.lr = 1e-3, .min_lr = 1e-4, .warmup = 50};
   double gamma = 0.001, gamma_until = 1.0, alpha = 0.0, mtp_lambda = 0.3;
   uint64_t seed = 1234;
   int64_t log_every = 10, ckpt_every = 0, keep_ckpts = 2, threads = 0;  // threads 0 = OMP default

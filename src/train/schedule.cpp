@@ -14,6 +14,15 @@ LrKind parse_lr_kind(const std::string& s) {
   fail("train.schedule '{}' is not one of: cosine, wsd, constant", s);
 }
 
+const char* lr_kind_name(LrKind k) {
+  switch (k) {
+    case LrKind::Cosine: return "cosine";
+    case LrKind::Wsd: return "wsd";
+    case LrKind::Constant: return "constant";
+  }
+  return "?";
+}
+
 double LrSchedule::at(int64_t step) const {
   if (step < warmup) return lr * double(step + 1) / double(warmup);
   const int64_t T = std::max<int64_t>(total, warmup + 1);

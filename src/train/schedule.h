@@ -11,6 +11,7 @@ namespace nanoseek {
 
 enum class LrKind { Cosine, Wsd, Constant };
 LrKind parse_lr_kind(const std::string& s);  // "cosine" | "wsd" | "constant"
+const char* lr_kind_name(LrKind k);
 
 struct LrSchedule {
   LrKind kind = LrKind::Cosine;

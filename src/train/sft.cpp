@@ -72,12 +72,9 @@ void check_options(const SftOptions& o) {
         o.steps, o.epochs);
   check(o.batch_size > 0 && o.seq_len > 1 && o.grad_accum > 0, "sft: batch_size, seq_len (> 1) and grad_accum must "
         "be positive (got {}, {}, {})", o.batch_size, o.seq_len, o.grad_accum);
-  check(o.lr > 0 && o.min_lr >= 0, "sft: lr must be > 0 and min_lr >= 0 (got {}, {})", o.lr, o.min_lr);
-  check(o.warmup >= 0, "sft: warmup must be >= 0 (got {})", o.warmup);
+  o.optim.check("sft");
   check(o.val_fraction >= 0 && o.val_fraction < 1, "sft: val_fraction must be in [0, 1), got {}", o.val_fraction);
-  check(o.weight_decay >= 0 && o.clip >= 0 && o.mtp_lambda >= 0 && o.gamma >= 0, "sft: weight_decay, clip, "
-        "mtp_lambda and gamma must be >= 0");
-  parse_lr_kind(o.schedule);
+  check(o.mtp_lambda >= 0 && o.gamma >= 0, "sft: mtp_lambda and gamma must be >= 0");
 }
 
 // Held-out samples: a seeded choice of round(val_fraction·n) (at least 1 when the fraction is > 0), never all.
@@ -130,16 +127,14 @@ SftResult run_sft(const SftOptions& o) {
   const int64_t steps = o.steps > 0 ? o.steps
                                     : std::max<int64_t>(1, int64_t(std::ceil(o.epochs * double(train.rows()) /
                                                                              double(per_step_rows))));
-  check(o.warmup < steps, "sft: warmup ({}) must be < steps ({})", o.warmup, steps);
+  check(o.optim.warmup < steps, "sft: warmup ({}) must be < steps ({})", o.optim.warmup, steps);
 
   m.enable_grad();
   SftStage stage(m, std::move(train), std::move(val), LossConfig{o.mtp_lambda, 0.0}, o.model_dir);
   TrainConfig tc;
   tc.steps = steps;
   tc.grad_accum = o.grad_accum;
-  tc.lr = LrSchedule{parse_lr_kind(o.schedule), o.lr, o.min_lr, o.warmup, steps, 0.2};
-  tc.adamw = AdamWConfig{0.9, 0.95, 1e-8, o.weight_decay};
-  tc.clip = o.clip;
+  set_optimizer(tc, o.optim);
   tc.gamma = m.has_router_bias() ? o.gamma : 0.0;
   tc.log_every = o.log_every;
   tc.eval_every = o.eval_every;

@@ -47,17 +47,14 @@ struct SftOptions {
   int64_t steps = 0;                   // optimizer steps; 0 = derive from epochs
   double epochs = 1.0;                 // used when steps == 0 (rows of epoch 0 / (batch_size·grad_accum))
   int64_t batch_size = 8, seq_len = 256, grad_accum = 1;
-  double lr = 1e-4, min_lr = 1e-5;
-  int64_t warmup = 0;
-  std::string schedule = "cosine";     // cosine | wsd | constant
-  double weight_decay = 0.0, clip = 1.0;
+  OptimSpec optim{.lr = 1e-4, .min_lr = 1e-5, .warmup = 0, .weight_decay = 0.0};
   double mtp_lambda = 0.0;             // weight of the MTP loss (0 = main head only)
   double gamma = 0.0;                  // aux-loss-free bias update speed (0: keep the pretrained biases)
-  int threads = 0;                     // 0 = OpenMP default
+  int64_t threads = 0;                 // 0 = OpenMP default
   uint64_t seed = 1;                   // held-out split and shuffling
   double val_fraction = 0.05;          // share of samples held out for val_loss (at least 1 when > 0)
   int64_t log_every = 10, eval_every = 0, ckpt_every = 0;
-  int keep_ckpts = 2;
+  int64_t keep_ckpts = 2;
   bool resume = false, quiet = false;
 };
 

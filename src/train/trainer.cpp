@@ -70,6 +70,21 @@ std::string latest_checkpoint(const std::string& out_dir) {
   return path;
 }
 
+void OptimSpec::check(const std::string& where) const {
+  nanoseek::check(lr > 0 && min_lr >= 0, "{}: lr must be > 0 and min_lr >= 0 (got {}, {})", where, lr, min_lr);
+  nanoseek::check(warmup >= 0, "{}: warmup must be >= 0 (got {})", where, warmup);
+  nanoseek::check(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "{}: AdamW betas must be in [0, 1) (got {}, {})",
+                  where, beta1, beta2);
+  nanoseek::check(eps > 0 && weight_decay >= 0 && clip >= 0, "{}: eps must be > 0, weight_decay and clip >= 0", where);
+  nanoseek::check(decay_frac >= 0 && decay_frac <= 1, "{}: decay_frac must be in [0, 1] (got {})", where, decay_frac);
+}
+
+void set_optimizer(TrainConfig& c, const OptimSpec& o) {
+  c.lr = LrSchedule{o.schedule, o.lr, o.min_lr, o.warmup, c.steps, o.decay_frac};
+  c.adamw = AdamWConfig{o.beta1, o.beta2, o.eps, o.weight_decay};
+  c.clip = o.clip;
+}
+
 namespace {
 void check_train_config(const TrainConfig& c) {
   check(!c.out_dir.empty(), "trainer: out_dir is empty");

@@ -23,6 +23,20 @@
 
 namespace nanoseek {
 
+// One optimizer spec for every stage (AdamW, LR schedule, clip): the same keys in each section of a recipe — train.*,
+// grpo.*, sft.*, distill.* — with each stage's own defaults (the paper's values beside them in pipeline/recipe.cpp).
+struct OptimSpec {
+  double lr = 1e-3, min_lr = 1e-4;
+  int64_t warmup = 0;               // linear warmup steps
+  LrKind schedule = LrKind::Cosine;
+  double decay_frac = 0.2;          // wsd: share of steps in the final decay
+  double weight_decay = 0.1, beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
+  double clip = 1.0;                // global gradient-norm clip (0 = off)
+  // Error naming `where` (e.g. "recipe.toml [train]") when a value is out of range (warmup >= 0; stages that need
+  // warmup < steps check that themselves).
+  void check(const std::string& where) const;
+};
+
 struct TrainConfig {
   int64_t steps = 100, grad_accum = 1;
   LrSchedule lr;
@@ -37,6 +51,9 @@ struct TrainConfig {
   std::string out_dir;
   bool quiet = false;
 };
+
+// c.lr, c.adamw and c.clip from the spec, for c.steps steps.
+void set_optimizer(TrainConfig& c, const OptimSpec& o);
 
 struct MicroResult {
   int64_t tokens = 0;                              // tokens processed (throughput)

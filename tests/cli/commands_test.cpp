@@ -146,13 +146,19 @@ TEST_P(Commands, SftTrainsAndKeepsTheArchitecture) {
   const std::string data = dir_ + "/chat.jsonl", out = dir_ + "/sft";
   auto [rc0, log0] = nanoseek("tasks chat --task add --levels d1 --n 12 --out " + data);
   ASSERT_EQ(rc0, 0) << log0;
-  auto [rc, log] = nanoseek("sft --model " + model_ + " --data " + data + " --out " + out +
-                            " --steps 3 --batch-size 2 --seq-len 96 --lr 1e-3 --quiet");
+  // the [sft] section of a recipe, then --set, then flags (each flag is its recipe key: sft.batch_size = --batch-size)
+  const std::string recipe = dir_ + "/sft.toml";
+  write_file_atomic(recipe, "[sft]\nsteps = 5\nlr = 2e-3\nschedule = \"constant\"\nseq_len = 96\n");
+  auto [rc, log] = nanoseek("sft " + recipe + " --model " + model_ + " --data " + data + " --out " + out +
+                            " --set sft.steps=3 --batch-size 2 --quiet");
   ASSERT_EQ(rc, 0) << log;
   EXPECT_EQ(json::parse(read_file(out + "/final/config.json"))["model_type"], GetParam().model_type);
   const auto steps = jsonl(out + "/metrics.jsonl");
   ASSERT_EQ(steps.size(), 3u);
-  for (const json& s : steps) EXPECT_GT(s["loss"].get<double>(), 0);
+  for (const json& s : steps) {
+    EXPECT_GT(s["loss"].get<double>(), 0);
+    EXPECT_DOUBLE_EQ(s["learning_rate"].get<double>(), 2e-3);  // constant schedule at the recipe's lr, no warmup
+  }
   EXPECT_EQ(steps[0].contains("mtp_loss"), std::string(GetParam().model_type) == "deepseek_v3");
   EXPECT_TRUE(file_exists(out + "/final/tokenizer.json"));
 }

@@ -153,9 +153,9 @@ TEST(Distill, EndToEnd_RandomTeacher_FilterAll_Kd4_2Problems_x2_12Steps) {
   o.kd_weight = 0.5;
   o.steps = 12;
   o.batch_size = 4;
-  o.lr = 1e-2;
-  o.min_lr = 1e-3;
-  o.warmup = 1;
+  o.optim.lr = 1e-2;
+  o.optim.min_lr = 1e-3;
+  o.optim.warmup = 1;
   o.eval_problems = 2;   // evaluate(DenseModel) for the student and the teacher on 2 TEST problems
   o.quiet = true;
   const DistillResult r = run_distill(o);

@@ -97,7 +97,7 @@ TEST(RejectionCli, SftMemorisedProblemsAreKept) {
   o.model_dir = dir + "/init";
   o.data = dir + "/mem.jsonl";
   o.out_dir = dir + "/sft";
-  o.steps = 60, o.batch_size = 2, o.seq_len = 48, o.lr = 1e-2, o.min_lr = 1e-3, o.val_fraction = 0, o.quiet = true;
+  o.steps = 60, o.batch_size = 2, o.seq_len = 48, o.optim.lr = 1e-2, o.optim.min_lr = 1e-3, o.val_fraction = 0, o.quiet = true;
   const SftResult r = run_sft(o);
   ASSERT_TRUE(r.completed);
   auto [rc, log] = test::run_cmd(bin + " rejection-sample --model " + r.final_dir + " --task add --levels d1 --problems 2 --k 4 "

@@ -44,9 +44,9 @@ SftOptions tiny_options(const std::string& dir) {
   o.steps = 40;
   o.batch_size = 2;
   o.seq_len = 64;
-  o.lr = 3e-3;
-  o.min_lr = 3e-4;
-  o.warmup = 2;
+  o.optim.lr = 3e-3;
+  o.optim.min_lr = 3e-4;
+  o.optim.warmup = 2;
   o.val_fraction = 0.2;
   o.log_every = 1000;
   o.quiet = true;
@@ -104,7 +104,7 @@ TEST(Sft, ResumeFromMidRunCheckpointIsBitExactWithMtp) {
   write_task_data(dir, 10);
   SftOptions o = tiny_options(dir);
   o.steps = 6;
-  o.warmup = 1;
+  o.optim.warmup = 1;
   o.ckpt_every = 3;
   o.keep_ckpts = 5;
   o.mtp_lambda = 0.3;
