@@ -30,7 +30,7 @@
 #include "model/counts.h"
 #include "model/model.h"
 #include "train/optimizer.h"
-#include "train/recipe.h"
+#include "pipeline/recipe.h"
 
 namespace {
 
