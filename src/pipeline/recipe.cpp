@@ -33,10 +33,10 @@ const char* kind_name(Kind k) {
 // One key: its name, type, where it lives, its help and the paper's value where the paper gives one. The default is
 // whatever the spec struct initialises the field to. Parsing, --set, command-line flags and the help all walk this.
 struct Field {
-  const char* key;
-  Kind kind;
+  const char* key = "";
+  Kind kind = Kind::Str;
   std::function<void*(Recipe&)> ref;
-  const char* help;
+  const char* help = "";
   const char* paper = "";      // e.g. "V3: 0.95"
   const char* flag = nullptr;  // command-line flag when not the key's own name with '-' for '_'
   // Kind::Enum: the valid names, a parser into the field (an Error names the valid values) and the field's name
@@ -45,17 +45,25 @@ struct Field {
   std::function<std::string(const void*)> show;
 };
 
+Field field(const char* key, Kind kind, std::function<void*(Recipe&)> ref, const char* help, const char* paper = "",
+            const char* flag = nullptr) {
+  Field f;
+  f.key = key, f.kind = kind, f.ref = std::move(ref), f.help = help, f.paper = paper, f.flag = flag;
+  return f;
+}
+
 template <class E, class P, class S>
 Field enum_field(const char* key, std::function<void*(Recipe&)> ref, std::vector<std::string> names, P parse, S show,
                  const char* help, const char* paper = "") {
-  Field f{key, Kind::Enum, std::move(ref), help, paper, nullptr, std::move(names), {}, {}};
+  Field f = field(key, Kind::Enum, std::move(ref), help, paper);
+  f.names = std::move(names);
   f.parse = [parse](void* p, const std::string& v) { *static_cast<E*>(p) = parse(v); };
   f.show = [show](const void* p) { return std::string(show(*static_cast<const E*>(p))); };
   return f;
 }
 
 #define REF(member) [](Recipe& r) -> void* { return &r.member; }
-#define F(key, kind, member, help, ...) Field{key, Kind::kind, REF(member), help, __VA_ARGS__}
+#define F(key, kind, member, ...) field(key, Kind::kind, REF(member), __VA_ARGS__)
 #define SCHEDULE(section, member, ...)                                                                         \
   enum_field<LrKind>(section ".schedule", REF(member), {"cosine", "wsd", "constant"}, parse_lr_kind, lr_kind_name, \
                      "LR schedule after warmup", __VA_ARGS__)

@@ -73,8 +73,12 @@ void run_case(const Case& cs) {
   m.enable_grad();
   StepStats st0 = m.forward(batch, ws, lc);
   ASSERT_TRUE(std::isfinite(st0.loss));
-  if (c.n_routed_experts > 0 && lc.balance_alpha > 0) EXPECT_GT(st0.bal, 0);
-  if (c.num_nextn_predict_layers > 0) EXPECT_GT(st0.mtp, 0);
+  if (c.n_routed_experts > 0 && lc.balance_alpha > 0) {
+    EXPECT_GT(st0.bal, 0);
+  }
+  if (c.num_nextn_predict_layers > 0) {
+    EXPECT_GT(st0.mtp, 0);
+  }
   m.zero_grad();
   m.backward(batch, ws, lc);
 

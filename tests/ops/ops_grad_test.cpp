@@ -125,7 +125,9 @@ void attention_case(bool with_seg) {
         for (int64_t j = 0; j < s.T; ++j) {
           float p = P[((b * s.H + h) * s.T + i) * s.T + j];
           bool masked = j > i || (sg && sg[b * s.T + j] != sg[b * s.T + i]);
-          if (masked) EXPECT_EQ(p, 0.f);
+          if (masked) {
+            EXPECT_EQ(p, 0.f);
+          }
           sum += p;
         }
         EXPECT_NEAR(sum, 1.0, 1e-5);
