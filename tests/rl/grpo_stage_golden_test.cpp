@@ -160,7 +160,7 @@ TEST(GrpoStageGolden, NonZeroAdvantagesLossAndGradientMatchFloat64Reference_P3_G
   const Checkpoint gold = Checkpoint::open(golden_dir() + "/golden.safetensors");
   const std::vector<float> logp_ref = g["logp_new"].get<std::vector<float>>();
   const std::vector<float> logp_old = g["logp_old"].get<std::vector<float>>();
-  const std::string dir = (std::filesystem::temp_directory_path() / "nanoseek_grpo_stage_golden").string();
+  const std::string dir = ::testing::TempDir() + "nanoseek_grpo_stage_golden";
   make_dirs(dir);
   const Tokenizer tok = Tokenizer::load(test::source_dir() + "/tests/golden/tokenizer/trained/");
 
