@@ -43,9 +43,9 @@ MicroResult GrpoStage::micro_step(LanguageModel& m, int64_t step, int micro) {
   if (micro == 0 && begin_step(m, step)) {
     Rollout ro = sample(step);  // P problems → prompts → G completions each, with π_old's log-probs
     score(ro);                  // rule rewards
-    // advantages: the group is the baseline, A_i = (r_i − mean of its group) / (std of its group + eps)
-    adv_ = group_advantages(ro.rewards, int(s_.group), s_.scale_std, nullptr);
     install(std::move(ro), step);
+    // advantages: the group is the baseline, A_i = (r_i − mean of its group) / (std of its group + eps)
+    adv_ = group_advantages(ro_.rewards, int(s_.group), s_.scale_std, nullptr);
     report(step, adv_);
   }
   PolicyPass p = forward_policy(m, micro);

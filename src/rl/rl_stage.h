@@ -1,7 +1,7 @@
 // What GRPO (rl/grpo_stage.h) and PPO (rl/ppo_stage.h) share as training stages on the Trainer: the tasks, reward
 // functions and generation engine a rollout comes from (rl/rollout.h), the frozen reference, the rollout's training
 // rows, and the policy's clipped-surrogate forward/backward. Each algorithm's micro_step reads top to bottom:
-//   a new rollout every μ steps:  sample → score → advantages (its own) → install → report
+//   a new rollout every μ steps:  sample → score → install → advantages (its own) → report
 //   every micro-batch:            forward_policy → the loss's inputs (its own) → backward_policy → result
 // The engine reads the policy's own parameter buffer: the sampler and the trainer share one set of weights, nothing
 // is copied.
