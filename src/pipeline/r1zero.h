@@ -5,6 +5,18 @@
 //   OUT/eval_before.json/.md, OUT/eval_after.json/.md
 //   OUT/summary.json        {before, after, hardest_level, wall_seconds, ...}
 //   OUT/report.md + OUT/plots/*.svg   reward, accuracy and response length over steps; before/after tables
+//
+// Departures from R1-Zero (R1 §2.2), beyond those of the GRPO stage (rl/grpo_stage.h, rl/rl_stage.h):
+//  1. The base is a tiny model pretrained on our synthetic task corpus (data/corpus.h), whose solutions are mostly
+//     rendered in the <think>…</think><answer>…</answer> shape already: the base has seen the output format in
+//     pretraining, where DeepSeek-V3-Base met it only in the RL prompt. RL here sharpens an existing habit more than
+//     it discovers one.
+//  2. Tasks are generated arithmetic and countdown problems at named difficulty levels, not math/code datasets;
+//     before and after are evaluated on the held-out test split of the same generators (not AIME / MATH-500).
+//  3. The prompt is the model's own format (eval.json: the R1-Zero template of R1 Table 1, or "plain"
+//     "User: …\nAssistant:").
+//  4. Before and after use the same evaluation seed (12345): the same problems and sampling streams, so the
+//     difference is the policy's; R1 reports the training curve of pass@1 over 16 samples per question.
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>

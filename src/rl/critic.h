@@ -3,6 +3,18 @@
 // the policy's weights; V(s_t) is logit 0 of its head (row 0 of lm_head acts as the value head and starts at zero,
 // so every initial value is 0; the other V−1 rows are carried but unused — simple, and the memory a real critic of
 // the same size costs). It has its own AdamW and is stepped by the PPO stage once per optimizer step.
+//
+// Departures from the paper (DeepSeekMath §4.1 says only "another model of comparable size"; its PPO follows the
+// usual RLHF recipe), all deliberate:
+//  1. Initialised from the POLICY (there is no reward model to start it from, as InstructGPT-style critics are), with
+//     a zero value head: the head is exactly a bias-free d → 1 linear layer (row 0 of lm_head; the other rows get
+//     zero gradient and, with weight decay 0, never move), so training starts from V ≡ 0.
+//  2. V(s_t) is read at the position whose next token is o_t, i.e. the value of prompt + o_<t, the state before
+//     the token is emitted; there is no value for the state after the last token (ppo.h: it is 0).
+//  3. Its optimizer is AdamW at a CONSTANT learning rate (grpo.value_lr; no warmup or decay, unlike the policy),
+//     betas 0.9/0.95, no weight decay; the gradient is averaged over the step's micro-batches and clipped to the
+//     policy's global-norm threshold. No value pre-training before PPO starts.
+//  4. The critic runs without MTP or balance loss, and its MoE router bias is never updated.
 #pragma once
 #include <cstdint>
 #include <memory>

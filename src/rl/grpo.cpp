@@ -17,7 +17,6 @@ std::vector<float> group_advantages(std::span<const float> rewards, int group_si
     check(std::isfinite(rewards[i]), "group_advantages: reward {} is not finite ({})", i, rewards[i]);
   const size_t G = size_t(group_size), n_groups = rewards.size() / G;
   std::vector<float> adv(rewards.size());
-  size_t zero_std = 0;
   for (size_t g = 0; g < n_groups; ++g) {
     const float* r = rewards.data() + g * G;
     double mean = 0;
@@ -26,12 +25,23 @@ std::vector<float> group_advantages(std::span<const float> rewards, int group_si
     double ss = 0;
     for (size_t i = 0; i < G; ++i) ss += (r[i] - mean) * (r[i] - mean);
     const double sd = G > 1 ? std::sqrt(ss / double(G - 1)) : 0.0;  // sample std (departure 1)
-    if (std::all_of(r, r + G, [&](float v) { return v == r[0]; })) ++zero_std;
     const double denom = scale_by_std ? sd + kAdvStdEps : 1.0;
     for (size_t i = 0; i < G; ++i) adv[g * G + i] = float((r[i] - mean) / denom);
   }
-  if (frac_zero_std) *frac_zero_std = n_groups ? double(zero_std) / double(n_groups) : 0.0;
+  if (frac_zero_std) *frac_zero_std = frac_zero_std_groups(rewards, group_size);
   return adv;
+}
+
+double frac_zero_std_groups(std::span<const float> rewards, int group_size) {
+  check(group_size > 0 && rewards.size() % size_t(group_size) == 0,
+        "frac_zero_std_groups: {} rewards is not a whole number of groups of {}", rewards.size(), group_size);
+  const size_t G = size_t(group_size), n_groups = rewards.size() / G;
+  size_t zero_std = 0;
+  for (size_t g = 0; g < n_groups; ++g) {
+    const float* r = rewards.data() + g * G;
+    if (std::all_of(r, r + G, [&](float v) { return v == r[0]; })) ++zero_std;
+  }
+  return n_groups ? double(zero_std) / double(n_groups) : 0.0;
 }
 
 namespace {

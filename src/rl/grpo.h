@@ -31,9 +31,11 @@ inline constexpr double kMaxLogRatio = 20.0;
 inline constexpr double kAdvStdEps = 1e-4;
 
 // rewards[n_groups·group_size], group-major (group g = rewards[g·G .. g·G+G)). Returns A of the same shape.
-// frac_zero_std (may be null) ← share of groups whose rewards are all exactly equal (they carry no signal).
+// frac_zero_std (may be null) ← frac_zero_std_groups(rewards, group_size).
 std::vector<float> group_advantages(std::span<const float> rewards, int group_size, bool scale_by_std,
                                     double* frac_zero_std);
+// Share of groups whose rewards are all exactly equal: they carry no signal (every advantage in them is 0).
+double frac_zero_std_groups(std::span<const float> rewards, int group_size);
 
 struct GrpoConfig {
   enum class Agg { Sequence, Token };

@@ -2,6 +2,17 @@
 // (task, problem, completion). `completion` is the whole assistant text: when a prompt pre-fills "<think>\n",
 // prepend it before calling, so the format check sees the opening tag.
 //
+// Departures from the paper, all deliberate:
+//  1. Accuracy is our tasks' exact verifiers (integer answers compared after normalisation, countdown expressions
+//     evaluated exactly) on the final answer read as tasks/answer.h says — the last <answer>…</answer> or \boxed{…}
+//     after the last </think>; R1 checks a boxed math answer by rules and code by test cases.
+//  2. Format is stricter than R1's "reasoning inside <think> … </think>": the WHOLE completion must be one think
+//     block then one answer block (has_r1_format), so an answer missing or outside <answer> earns no format reward.
+//  3. Language consistency counts words by script (Latin runs for "en", each Han ideograph for "zh"; only those
+//     two); no closed think block scores 0 and a think block without words 1.0 — the paper defines only the ratio.
+//  4. Every reward is in [0, 1]; the stage sums them with grpo.reward_weights (R1: accuracy + format with equal
+//     weight; our r1zero recipes weigh format 0.2).
+//
 //   RewardFn acc = reward_fn("accuracy");
 //   RewardResult r = acc(*task, problem, completion);   // r.value in [0, 1]
 #pragma once

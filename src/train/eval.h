@@ -6,6 +6,17 @@
 // pass@1 = mean correctness over the samples, unbiased pass@k (Chen et al. 2021: 1 − C(n−c, k)/C(n, k)),
 // cons@k = majority vote over the first k samples' answer keys (unreadable answers do not vote; ties go to the
 // earliest sample), mean response length in tokens; overall and per difficulty level.
+// Departures from the protocol, all deliberate:
+//  1. Generation stops at max_new_tokens (256 by default, the recipes' budget), not 32,768: a truncated response
+//     is simply scored (usually Unparseable, hence wrong).
+//  2. k = 8 samples by default (R1: 4–64 by test-set size, 64 for cons@64), and n = k unless asked: pass@k is then
+//     the plain "any of the k correct" of one draw of k (unbiased, but noisier than with n > k samples).
+//  3. The response is not forced to start with "<think>\n" (R1's usage recommendation): the model opens the block
+//     itself, in its own prompt format.
+//  4. Sampling is an inverse-CDF draw from the temperature-scaled, top-p-truncated softmax (infer/sampler.h), not
+//     the official exponential race: the same distribution, other random streams. Each sample's stream depends only
+//     on the seed and the problem list (infer/engine.h generate_batched), so a rerun reproduces the report.
+//  5. Ties in the cons@k vote go to the earliest sample (R1 does not say); response length counts the stop token.
 #pragma once
 #include <cstdint>
 #include <functional>

@@ -69,7 +69,7 @@ TEST(GrpoStage, SamplerLogprobsEqualTrainerLogprobs_P2_G4) {
 // A random model earns reward 0 everywhere, so every advantage is 0 and the surrogate is flat; β > 0 with the policy
 // moved off its reference gives the loss a KL term with a nonzero gradient through the same path (dL/dlogp → per-token
 // weights at the right positions) the advantages take. The loss math itself is checked against float64 goldens in
-// grpo_test.cpp.
+// grpo_test.cpp, and the stage with non-zero advantages against a float64 reference in grpo_stage_golden_test.cpp.
 TEST(GrpoStage, GradientIsTheGradientOfTheReportedLoss_FD) {
   Fixture f = tiny("nanoseek_grpo_t2");
   GrpoSpec s = small_spec();

@@ -3,13 +3,21 @@
 for every gradient) on small random batches that cover every switch. Inputs are rounded to float32 first so the C++
 test (float inputs) sees exactly the same numbers.
 
-    python3 tools/reference/make_grpo_goldens.py   # writes tests/golden/rl/{grpo,ppo}_cases.json
+    python3 tools/reference/make_grpo_goldens.py   # writes tests/golden/rl/{grpo,ppo}_cases.json and
+                                                   # tests/golden/rl/grpo_stage/ (see grpo_stage_golden below)
 """
 import json
 import os
+import re
+import sys
 import tempfile
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dense_ref  # noqa: E402
+import make_dense_goldens  # noqa: E402
+import st_write  # noqa: E402
 
 torch.set_default_dtype(torch.float64)
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "golden", "rl")
@@ -157,6 +165,176 @@ def write_json(path, obj):
     os.replace(tmp, path)
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# The GRPO stage end to end (tests/rl/grpo_stage_golden_test.cpp): one teacher-forced rollout — known prompts,
+# completions and sampling log-probs — through a tiny dense Qwen2 policy. The C++ test hands the rollout to the real
+# stage (it overrides only the sampling step), which decodes and scores it with the real reward functions, computes
+# the advantages, lays out the micro-batches, runs its own forward and backward; here the same quantities come from
+# the designed rewards, this file's advantages / policy_loss and dense_ref's float64 forward, autograd for dL/dlogp and
+# dL/dθ. Tokens: the trained tokenizer's special tags (<think> …) and single-byte tokens, so the decoded text is
+# known exactly without a BPE here.
+
+TOKENIZER = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "golden", "tokenizer", "trained",
+                         "tokenizer.json")
+STAGE_MODEL = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "vocab_size": 160, "hidden_size": 32,
+               "intermediate_size": 48, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+               "max_position_embeddings": 128, "rope_theta": 10000.0, "rms_norm_eps": 1e-6,
+               "initializer_range": 0.02, "rope_scaling": None, "hidden_act": "silu", "tie_word_embeddings": True}
+# (question, answer) per prompt and G = 4 completions each: (text, ends with EOS, accuracy, format) — the reward
+# parts a reader of rl/rewards.h and tasks/answer.h expects; the C++ test asserts the stage scores them so.
+STAGE_ROLLOUT = [
+    ("What is 3 + 4?", "7", [
+        ("<think>\n3 plus 4 is 7\n</think>\n<answer>7</answer>", True, 1, 1),
+        ("<think>\nguess\n</think>\n<answer>8</answer>", True, 0, 1),
+        ("<answer>7</answer>", True, 1, 0),                              # right answer, no reasoning block
+        ("7 7 7 7 7 7 7 7", False, 0, 0),                               # truncated, no answer tags: unparseable
+    ]),
+    ("What is 12 + 5?", "17", [                                         # every reward 0: a zero-std group
+        ("<think>\n12 and 5 make", False, 0, 0),                        # truncated inside the reasoning
+        ("", True, 0, 0),                                               # EOS at once: empty text
+        ("seventeen", True, 0, 0),
+        ("<answer>16</answer>", True, 0, 0),
+    ]),
+    ("What is 8 + 9?", "17", [
+        ("<think>\n8 + 9\n</think> <answer> 17 </answer>", True, 1, 1),  # whitespace around the answer is fine
+        ("<think>\nx\n</think>\n<answer>17</answer>\n<answer>18</answer>", True, 0, 0),  # two answers: last wins
+        ("<think>\n\n</think>\n<answer>17</answer>", True, 1, 0),        # empty reasoning fails the format
+        ("<think>\n8 plus 9 is 17\n</think>\n<answer>\\boxed{17}</answer>", True, 1, 1),
+    ]),
+]
+STAGE_MICRO_ROWS = 6  # 2 micro-batches of 6 rows, straddling the groups of 4
+STAGE_CASES = [
+    dict(name="seq_std_eps0.2-0.28_w1-0.5", agg="sequence", scale_std=True, eps_low=0.2, eps_high=0.28, beta=0.0,
+         reward_weights=[1.0, 0.5]),
+    dict(name="token_nostd_eps0.1_w1-1", agg="token", scale_std=False, eps_low=0.1, eps_high=0.1, beta=0.0,
+         reward_weights=[1.0, 1.0]),
+]
+RATIO_MARGIN = 2e-3  # no ratio within this of a clip bound: float32 vs float64 log-probs cannot flip a branch
+
+
+def byte_level_ids():
+    """The trained tokenizer's id of every special token and of every single-byte token (GPT-2 byte alphabet)."""
+    tj = json.load(open(TOKENIZER))
+    vocab = tj["model"]["vocab"]
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    byte_id = {b: vocab[chr(c)] for b, c in zip(bs, cs)}
+    special = {t["content"]: t["id"] for t in tj["added_tokens"]}
+    return byte_id, special
+
+
+def encode_plain(text, byte_id, special):
+    ids = []
+    for piece in re.split(r"(</?think>|</?answer>)", text):
+        if piece in special:
+            ids.append(special[piece])
+        else:
+            ids += [byte_id[b] for b in piece.encode()]
+    return ids
+
+
+def grpo_stage_golden(out_dir, seed=2024):
+    byte_id, special = byte_level_ids()
+    eos = special["<｜end▁of▁sentence｜>"]
+    cfg = STAGE_MODEL
+    P32 = make_dense_goldens.make_params(cfg, seed)
+    G = len(STAGE_ROLLOUT[0][2])
+    prompts, comps, parts = [], [], [[], []]
+    for q, _, cs in STAGE_ROLLOUT:
+        prompts.append(encode_plain(f"User: {q}\nAssistant:", byte_id, special))
+        for text, stop, acc, fmt in cs:
+            toks = encode_plain(text, byte_id, special) + ([eos] if stop else [])
+            comps.append(dict(text=text, tokens=toks, finish_reason="stop" if stop else "length"))
+            parts[0].append(acc)
+            parts[1].append(fmt)
+    assert max(max(p) for p in prompts) < cfg["vocab_size"] and max(max(c["tokens"]) for c in comps) < cfg["vocab_size"]
+    S = len(comps)
+    offsets = [0]
+    for c in comps:
+        offsets.append(offsets[-1] + len(c["tokens"]))
+
+    # log π_θ of every completion token (float64 forward of prompt + completion), and the next-token entropy there
+    P = {k: v.to(torch.float64).requires_grad_(True) for k, v in P32.items()}
+    logp, ent = [], []
+    for i, c in enumerate(comps):
+        pr = prompts[i // G]
+        ids = torch.tensor([pr + c["tokens"]])
+        logits, _ = dense_ref.forward(cfg, P, ids)
+        lsm = torch.log_softmax(logits[0], -1)
+        for j, t in enumerate(c["tokens"]):
+            row = lsm[len(pr) - 1 + j]
+            logp.append(row[t])
+            ent.append(float(-(row.exp() * row).sum().detach()))
+    logp_new = torch.stack(logp)
+    N = offsets[-1]
+
+    # π_old: the sampler's log-probs, designed as log π_θ + δ (float32), so ratios e^−δ spread around 1 and some
+    # tokens clip on each side; δ is redrawn until every ratio clears every case's clip bounds by RATIO_MARGIN
+    g = torch.Generator().manual_seed(seed)
+    bounds = [b for c in STAGE_CASES for b in (1 - c["eps_low"], 1 + c["eps_high"])]
+    lp = logp_new.detach()
+    old = torch.zeros(N)
+    for k in range(N):
+        while True:
+            o = float(f32(lp[k] + 0.3 * torch.randn((), generator=g)))
+            rho = float(torch.exp(lp[k] - o))
+            if o < 0 and all(abs(rho - b) > RATIO_MARGIN for b in bounds):
+                break
+        old[k] = o
+
+    golden = dict(config=cfg, micro_rows=STAGE_MICRO_ROWS, group=G, reward_names=["accuracy", "format"],
+                  problems=[dict(question=q, answer=a) for q, a, _ in STAGE_ROLLOUT], prompts=prompts,
+                  completions=comps, logp_old=lst(old), logp_new=lst(lp), parts=parts, cases=[])
+    tensors = {}
+    R = STAGE_MICRO_ROWS
+    micro = [(offsets[r0], offsets[r0 + R]) for r0 in range(0, S, R)]
+    for case in STAGE_CASES:
+        w = case["reward_weights"]
+        rewards = f32(torch.tensor([w[0] * parts[0][i] + w[1] * parts[1][i] for i in range(S)]))
+        adv, frac_zero = advantages(rewards, G, case["scale_std"])
+        adv_tok = torch.cat([adv[s].repeat(offsets[s + 1] - offsets[s]) for s in range(S)])
+        for t in P.values():
+            t.grad = None
+        new = logp_new.clone()
+        new.retain_grad()
+        loss, _ = policy_loss(case, offsets, new, old, None, torch.ones(N), adv_tok)
+        loss.backward(retain_graph=True)
+        # what the stage reports per micro-batch and the Trainer averages over them
+        per_micro = []
+        for a, b in micro:
+            sub_off = [o - a for o in offsets if a <= o <= b]
+            _, m = policy_loss(case, sub_off, lp[a:b], old[a:b], None, torch.ones(b - a), adv_tok[a:b])
+            d = old[a:b] - lp[a:b]
+            per_micro.append(dict(clip_ratio=m["clip_ratio"], clip_ratio_low=m["clip_ratio_low"],
+                                  clip_ratio_high=m["clip_ratio_high"], entropy=sum(ent[a:b]) / (b - a),
+                                  ppo_kl=float(d.mean()), logp_drift_max=float(d.abs().max())))
+        mean = {k: sum(m[k] for m in per_micro) / len(per_micro) for k in per_micro[0]}
+        r = rewards.view(-1, G)
+        golden["cases"].append(dict(
+            case, rewards=lst(rewards), advantages=lst(adv), frac_reward_zero_std=frac_zero,
+            reward=float(rewards.mean()), reward_std=float(r.std(dim=1, unbiased=True).mean()),
+            loss=float(loss.detach()), dloss_dlogp=lst(new.grad), metrics=mean))
+        for k, t in P.items():
+            tensors[f"{case['name']}.grad.{k}"] = t.grad.to(torch.float32)  # float32 rounding (6e-8) is far below the tolerance
+    d = os.path.join(out_dir, "grpo_stage")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+    st_write.save(P32, os.path.join(d, "model.safetensors"))
+    st_write.save(tensors, os.path.join(d, "golden.safetensors"))
+    write_json(os.path.join(d, "golden.json"), golden)
+    for c in golden["cases"]:
+        print(f"grpo_stage {c['name']}: loss {c['loss']:.6f} clip {c['metrics']['clip_ratio']:.3f} "
+              f"(low {c['metrics']['clip_ratio_low']:.3f} high {c['metrics']['clip_ratio_high']:.3f}) "
+              f"frac_zero_std {c['frac_reward_zero_std']:.3f}; {S} sequences, {N} tokens")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     acc_fmt = [0.0, 0.5, 1.0, 1.5]  # accuracy + format reward sums
@@ -185,6 +363,7 @@ def main():
               f"tokens {c['n_tokens']} seqs {c['n_seqs']} frac_zero_std {c['frac_reward_zero_std']:.3f}")
     for c in ppo:
         print(f"{c['name']}: value_loss {c['value_loss']:.6f} clip_frac {c['value_clip_frac']:.3f}")
+    grpo_stage_golden(OUT)
 
 
 if __name__ == "__main__":
