@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+
 #include "core/error.h"
+#include "ops/linear.h"
+#include "ops/rmsnorm.h"
 
 namespace nanoseek {
 
@@ -22,6 +26,27 @@ void DecodeCore::check_inputs(const int32_t* tok, const int32_t* slot, const int
     check(pos[i] >= 0 && pos[i] < plan.max_len, "position {} exceeds the engine's max_len {}", pos[i], plan.max_len);
     check(slot[i] >= 0 && slot[i] < plan.slots, "cache slot {} outside [0, {})", slot[i], plan.slots);
   }
+}
+
+void DecodeCore::reserve_cache(int64_t slots, int64_t max_len, int64_t layers, int64_t values_per_token,
+                               const char* kind) {
+  plan = {slots, max_len, layers, values_per_token, 0, kind};
+  plan.bytes = size_t(layers * slots * max_len * values_per_token) * sizeof(float);
+  cache_.assign(plan.bytes / sizeof(float), 0.f);
+}
+
+void DecodeCore::copy_prefix(int64_t from, int64_t to, int64_t len) {
+  for (int64_t L = 0; L < plan.layers; ++L)
+    std::memcpy(row(L, to, 0), row(L, from, 0), sizeof(float) * size_t(len * plan.values_per_token));
+}
+
+void DecodeCore::head_logits(const float* x, const std::vector<int64_t>& rows, const float* norm,
+                             const float* lm_head, int64_t d, float eps, float* xn, float* rstd, float* out) const {
+  if (rows.empty()) return;
+  const int64_t nr = int64_t(rows.size());
+  for (int64_t k = 0; k < nr; ++k) std::memcpy(&xn[k * d], &x[rows[k] * d], sizeof(float) * d);
+  rmsnorm_forward(xn, rstd, xn, norm, nr, d, eps, d);
+  linear_forward(out, xn, lm_head, nr, d, vocab);
 }
 
 }  // namespace nanoseek

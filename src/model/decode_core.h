@@ -28,9 +28,20 @@ struct DecodeCore {
   virtual void forward(const int32_t* tok, const int32_t* slot, const int32_t* pos, int64_t n,
                        const std::vector<int64_t>& logit_rows, float* out) = 0;
   // Cache rows [0, len) of slot `from` copied to slot `to` (G samples share one prefill).
-  virtual void copy_prefix(int64_t from, int64_t to, int64_t len) = 0;
+  void copy_prefix(int64_t from, int64_t to, int64_t len);
 
  protected:
+  // The cache every core keeps: [layers][slots][max_len][W] floats, W values per token per layer (what they hold is
+  // the core's: `kind`). Sets `plan` and zeroes the cache; check_shape first.
+  void reserve_cache(int64_t slots, int64_t max_len, int64_t layers, int64_t values_per_token, const char* kind);
+  float* row(int64_t layer, int64_t slot, int64_t pos) {
+    return cache_.data() + ((layer * plan.slots + slot) * plan.max_len + pos) * plan.values_per_token;
+  }
+  // The final norm and head on the chosen rows: out[k·V..] = lm_head · RMSNorm(x[rows[k]]) (x [n,d]; xn [≥ rows,d] and
+  // rstd [≥ rows] scratch), the last step of every core's forward.
+  void head_logits(const float* x, const std::vector<int64_t>& rows, const float* norm, const float* lm_head,
+                   int64_t d, float eps, float* xn, float* rstd, float* out) const;
+
   // The checks every core makes before a forward, and its chunking: run(tok, slot, pos, cn, rows, out) for
   // consecutive chunks of at most max_step tokens, rows relative to the chunk.
   template <class Run>
@@ -49,6 +60,9 @@ struct DecodeCore {
   void check_inputs(const int32_t* tok, const int32_t* slot, const int32_t* pos, int64_t n) const;
   // Setup checks shared by the cores (slots ≥ 1, max_len ≥ 2 and within the position table).
   static void check_shape(int64_t slots, int64_t max_len, int64_t max_pos);
+
+ private:
+  std::vector<float> cache_;
 };
 
 }  // namespace nanoseek

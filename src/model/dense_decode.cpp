@@ -27,7 +27,6 @@ namespace {
 struct DenseCore final : DecodeCore {
   const DenseModel& m;
   const DenseConfig& c;
-  std::vector<float> cache;  // [layers][slots][max_len][W]
   int64_t W, kvd, qd, max_step;
   std::vector<float> x, xn, rstd, q, kv, att, a, b, h;  // per-chunk scratch: [n,d] [n,d] [n] [n,qd] [n,W] ...
 
@@ -37,17 +36,11 @@ struct DenseCore final : DecodeCore {
     kvd = c.num_key_value_heads * c.head_dim;
     W = 2 * kvd;
     vocab = c.vocab_size;
-    plan = {slots, max_len, c.num_hidden_layers, W, 0, "dense K/V per kv head"};
-    plan.bytes = size_t(c.num_hidden_layers * slots * max_len * W) * sizeof(float);
-    cache.assign(plan.bytes / sizeof(float), 0.f);
+    reserve_cache(slots, max_len, c.num_hidden_layers, W, "dense K/V per kv head");
     max_step = std::max<int64_t>(256, slots);
     const size_t n = size_t(max_step), d = size_t(c.hidden_size), F = size_t(c.intermediate_size);
     x.resize(n * d), xn.resize(n * d), rstd.resize(n), q.resize(n * qd), kv.resize(n * W), att.resize(n * qd);
     a.resize(n * F), b.resize(n * F), h.resize(n * F);
-  }
-
-  float* row(int64_t L, int64_t slot, int64_t pos) {
-    return cache.data() + ((L * plan.slots + slot) * plan.max_len + pos) * W;
   }
 
   void forward(const int32_t* tok, const int32_t* slot, const int32_t* pos, int64_t n,
@@ -123,16 +116,7 @@ struct DenseCore final : DecodeCore {
       swiglu_forward(h.data(), a.data(), b.data(), size_t(n * F));
       gemm(false, true, n, d, F, 1.f, h.data(), F, lw.down, F, 1.f, x.data(), d);
     }
-    if (rows.empty()) return;
-    const int64_t nr = int64_t(rows.size());
-    for (int64_t k = 0; k < nr; ++k) std::memcpy(&xn[k * d], &x[rows[k] * d], sizeof(float) * d);
-    rmsnorm_forward(xn.data(), rstd.data(), xn.data(), m.w.norm, nr, d, eps, d);
-    linear_forward(out, xn.data(), m.w.lm_head, nr, d, c.vocab_size);
-  }
-
-  void copy_prefix(int64_t from, int64_t to, int64_t len) override {
-    for (int64_t L = 0; L < c.num_hidden_layers; ++L)
-      std::memcpy(row(L, to, 0), row(L, from, 0), sizeof(float) * len * W);
+    head_logits(x.data(), rows, m.w.norm, m.w.lm_head, d, eps, xn.data(), rstd.data(), out);
   }
 };
 

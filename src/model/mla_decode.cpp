@@ -23,7 +23,6 @@ namespace {
 struct MlaCore final : DecodeCore {
   const Model& m;
   const ModelConfig& c;
-  std::vector<float> cache;  // [layers][slots][max_len][W]
   int64_t W, max_step;       // values per cached token; tokens per forward chunk
   // per-chunk scratch
   Buf x, q, qa, qa_n, qa_rstd, kva, c_n, c_rstd, qt, obar, o, xnf, rstd_f;
@@ -33,10 +32,8 @@ struct MlaCore final : DecodeCore {
   MlaCore(const Model& model, int64_t slots, int64_t max_len) : m(model), c(model.cfg) {
     check_shape(slots, max_len, m.rope.max_pos);
     W = c.kv_lora_rank + c.qk_rope_head_dim;
-    plan = {slots, max_len, c.num_hidden_layers, W, 0, "compressed MLA"};
+    reserve_cache(slots, max_len, c.num_hidden_layers, W, "compressed MLA");
     vocab = c.vocab_size;
-    plan.bytes = size_t(c.num_hidden_layers * slots * max_len * W) * sizeof(float);
-    cache.assign(plan.bytes / sizeof(float), 0.f);
     max_step = std::max<int64_t>(256, slots);
     const int64_t n = max_step, d = c.hidden_size, H = c.num_attention_heads;
     x.resize(n * d);
@@ -52,10 +49,6 @@ struct MlaCore final : DecodeCore {
     rstd_f.resize(n);
     acts.resize(c.num_hidden_layers);
     for (int64_t L = 0; L < c.num_hidden_layers; ++L) plan_layer_acts(c, L, n, acts[L]);
-  }
-
-  float* row(int64_t L, int64_t slot, int64_t pos) {
-    return cache.data() + ((L * plan.slots + slot) * plan.max_len + pos) * W;
   }
 
   // Runs tokens [n] at (slot, pos) through the model; for each i in logit_rows writes logits to out + k·V.
@@ -138,16 +131,7 @@ struct MlaCore final : DecodeCore {
       LayerCtx cx{m, L, 1, n, pos, nullptr};
       ffn_forward(cx, a, x.data(), nullptr);
     }
-    if (rows.empty()) return;
-    const int64_t nr = int64_t(rows.size()), V = c.vocab_size;
-    for (int64_t k = 0; k < nr; ++k) std::memcpy(&xnf[k * d], &x[rows[k] * d], sizeof(float) * d);
-    rmsnorm_forward(xnf.data(), rstd_f.data(), xnf.data(), m.w.norm, nr, d, eps, d);
-    linear_forward(out, xnf.data(), m.w.lm_head, nr, d, V);
-  }
-
-  void copy_prefix(int64_t from, int64_t to, int64_t len) override {
-    for (int64_t L = 0; L < c.num_hidden_layers; ++L)
-      std::memcpy(row(L, to, 0), row(L, from, 0), sizeof(float) * len * W);
+    head_logits(x.data(), rows, m.w.norm, m.w.lm_head, d, eps, xnf.data(), rstd_f.data(), out);
   }
 };
 
