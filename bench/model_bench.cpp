@@ -20,7 +20,6 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "infer/engine.h"
-#include "model/checkpoint.h"
 #include "model/counts.h"
 #include "model/model.h"
 
@@ -67,7 +66,7 @@ int main(int argc, char** argv) try {
   }
   ModelConfig c = load_config(config);
   Model m(c);
-  init_weights(m, 0);
+  m.init(0);
   Rng r(0);
   nlohmann::json out = {{"mode", mode}, {"config", config}, {"threads", omp_get_max_threads()}, {"batch", B}};
   if (mode == "train") {

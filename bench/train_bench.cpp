@@ -26,7 +26,6 @@
 
 #include "core/fs.h"
 #include "core/rng.h"
-#include "model/checkpoint.h"
 #include "model/counts.h"
 #include "model/model.h"
 #include "train/optimizer.h"
@@ -118,7 +117,7 @@ void bench(const std::string& path, const Opts& o) {
   const nlohmann::json cj = config_json(path);
   const ModelConfig cfg = parse_config(cj, path);
   Model m(cfg);
-  init_weights(m, 1);
+  m.init(1);
   m.enable_grad();
   AdamW opt(m, {});
   Workspace ws = plan_workspace(cfg, o.B, o.T, true);

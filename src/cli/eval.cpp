@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "infer/session.h"
-#include "model/checkpoint.h"
+#include "model/model.h"
 #include "train/eval.h"
 #include "rl/grpo_stage.h"
 

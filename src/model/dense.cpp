@@ -9,13 +9,9 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/parallel.h"
-#include "core/rng.h"
-#include "core/safetensors.h"
 #include "ops/attention.h"
-#include "ops/cross_entropy.h"
 #include "ops/linear.h"
 #include "ops/rmsnorm.h"
-#include "ops/swiglu.h"
 
 namespace nanoseek {
 
@@ -156,50 +152,44 @@ json dense_config_json(const DenseConfig& c) {
 
 // ---------------------------------------------------------------- registry
 
-void dense_for_each_tensor(const DenseConfig& c, DenseWeights& w,
-                           const std::function<void(const DenseTensorSpec&, float*&)>& fn) {
+void dense_for_each_tensor(const DenseConfig& c, DenseWeights& w, const TensorVisitor& fn) {
   const int64_t d = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;
   const int64_t qd = c.num_attention_heads * c.head_dim, kvd = c.num_key_value_heads * c.head_dim;
   w.layers.resize(size_t(c.num_hidden_layers));
-  fn({"model.embed_tokens.weight", {V, d}, Init::Normal}, w.embed);
+  fn({"model.embed_tokens.weight", {V, d}, Init::Normal, Role::Embed}, w.embed);
   for (int64_t L = 0; L < c.num_hidden_layers; ++L) {
     DenseLayerWeights& l = w.layers[L];
     const std::string p = "model.layers." + std::to_string(L) + ".";
-    fn({p + "input_layernorm.weight", {d}, Init::Ones}, l.in_norm);
-    fn({p + "self_attn.q_proj.weight", {qd, d}, Init::Normal}, l.q);
-    if (c.qkv_bias) fn({p + "self_attn.q_proj.bias", {qd}, Init::Zeros}, l.q_bias);
-    fn({p + "self_attn.k_proj.weight", {kvd, d}, Init::Normal}, l.k);
-    if (c.qkv_bias) fn({p + "self_attn.k_proj.bias", {kvd}, Init::Zeros}, l.k_bias);
-    fn({p + "self_attn.v_proj.weight", {kvd, d}, Init::Normal}, l.v);
-    if (c.qkv_bias) fn({p + "self_attn.v_proj.bias", {kvd}, Init::Zeros}, l.v_bias);
-    fn({p + "self_attn.o_proj.weight", {d, qd}, Init::Normal}, l.o);
-    fn({p + "post_attention_layernorm.weight", {d}, Init::Ones}, l.post_norm);
-    fn({p + "mlp.gate_proj.weight", {F, d}, Init::Normal}, l.gate);
-    fn({p + "mlp.up_proj.weight", {F, d}, Init::Normal}, l.up);
-    fn({p + "mlp.down_proj.weight", {d, F}, Init::Normal}, l.down);
+    auto emit = [&](const std::string& name, std::vector<int64_t> shape, Init init, Role role, float*& slot) {
+      fn({p + name, std::move(shape), init, role, L}, slot);
+    };
+    emit("input_layernorm.weight", {d}, Init::Ones, Role::Norm, l.in_norm);
+    emit("self_attn.q_proj.weight", {qd, d}, Init::Normal, Role::Attn, l.q);
+    if (c.qkv_bias) emit("self_attn.q_proj.bias", {qd}, Init::Zeros, Role::Bias, l.q_bias);
+    emit("self_attn.k_proj.weight", {kvd, d}, Init::Normal, Role::Attn, l.k);
+    if (c.qkv_bias) emit("self_attn.k_proj.bias", {kvd}, Init::Zeros, Role::Bias, l.k_bias);
+    emit("self_attn.v_proj.weight", {kvd, d}, Init::Normal, Role::Attn, l.v);
+    if (c.qkv_bias) emit("self_attn.v_proj.bias", {kvd}, Init::Zeros, Role::Bias, l.v_bias);
+    emit("self_attn.o_proj.weight", {d, qd}, Init::Normal, Role::Attn, l.o);
+    emit("post_attention_layernorm.weight", {d}, Init::Ones, Role::Norm, l.post_norm);
+    emit("mlp.gate_proj.weight", {F, d}, Init::Normal, Role::DenseFfn, l.mlp.gate);
+    emit("mlp.up_proj.weight", {F, d}, Init::Normal, Role::DenseFfn, l.mlp.up);
+    emit("mlp.down_proj.weight", {d, F}, Init::Normal, Role::DenseFfn, l.mlp.down);
   }
-  fn({"model.norm.weight", {d}, Init::Ones}, w.norm);
-  if (!c.tie_word_embeddings) fn({"lm_head.weight", {V, d}, Init::Normal}, w.lm_head);
+  fn({"model.norm.weight", {d}, Init::Ones, Role::Norm}, w.norm);
+  if (!c.tie_word_embeddings) fn({"lm_head.weight", {V, d}, Init::Normal, Role::Head}, w.lm_head);
 }
 
-DenseLayout dense_layout(const DenseConfig& c) {
-  DenseLayout lay;
-  DenseWeights w;
-  dense_for_each_tensor(c, w, [&](const DenseTensorSpec& s, float*&) {
-    lay.specs.push_back(s);
-    lay.offsets.push_back(lay.total);
-    lay.total += size_t(s.numel());
+TensorLayout dense_layout(const DenseConfig& c) {
+  return layout_of([&](const TensorVisitor& v) {
+    DenseWeights scratch;
+    dense_for_each_tensor(c, scratch, v);
   });
-  return lay;
 }
 
 DenseWeights bind_dense_weights(const DenseConfig& c, float* base) {
   DenseWeights w;
-  size_t off = 0;
-  dense_for_each_tensor(c, w, [&](const DenseTensorSpec& s, float*& slot) {
-    slot = base + off;
-    off += size_t(s.numel());
-  });
+  bind_slots([&](const TensorVisitor& v) { dense_for_each_tensor(c, w, v); }, base);
   if (c.tie_word_embeddings) w.lm_head = w.embed;
   return w;
 }
@@ -261,18 +251,8 @@ void DenseModel::enable_grad() {
 
 void DenseModel::zero_grad() { std::fill(grads.begin(), grads.end(), 0.f); }
 
-void DenseModel::init(uint64_t seed) {
-  for (size_t i = 0; i < layout.specs.size(); ++i) {
-    const DenseTensorSpec& s = layout.specs[i];
-    float* p = params.data() + layout.offsets[i];
-    const int64_t n = s.numel();
-    if (s.init == Init::Ones) std::fill(p, p + n, 1.f);
-    if (s.init == Init::Zeros) std::fill(p, p + n, 0.f);
-    if (s.init == Init::Normal) {
-      Rng r = Rng::derive(seed, i);
-      for (int64_t k = 0; k < n; ++k) p[k] = float(r.normal() * cfg.initializer_range);
-    }
-  }
+OutputHead DenseModel::head() const {
+  return {w.norm, w.lm_head, cfg.hidden_size, cfg.vocab_size, float(cfg.rms_norm_eps)};
 }
 
 namespace {
@@ -320,8 +300,7 @@ DenseStats DenseModel::forward(const Batch& b, DenseActs& A) const {
     check(b.ids[n] >= 0 && b.ids[n] < V, "token id {} at position {} is outside the vocabulary [0, {})", b.ids[n], n, V);
     if (b.targets) check(b.targets[n] < V, "target id {} at position {} is outside the vocabulary", b.targets[n], n);
   }
-  for (int64_t n = 0; n < N; ++n)   // x = embed_tokens[ids]
-    std::memcpy(&A.layers[0].x_in[n * d], w.embed + int64_t(b.ids[n]) * d, sizeof(float) * d);
+  embed_forward(A.layers[0].x_in.data(), w.embed, b.ids, N, d);   // x = embed_tokens[ids]
   for (int64_t L = 0; L < c.num_hidden_layers; ++L) {
     const DenseLayerWeights& lw = w.layers[L];
     DenseLayerActs& a = A.layers[L];
@@ -344,27 +323,16 @@ DenseStats DenseModel::forward(const Batch& b, DenseActs& A) const {
     for (int64_t i = 0; i < N * d; ++i) a.x_mid[i] += a.x_in[i];
     // MLP branch: out = x_mid + down(silu(gate(n2)) ⊙ up(n2))
     rmsnorm_forward(a.n2.data(), a.rstd2.data(), a.x_mid.data(), lw.post_norm, N, d, eps, d);
-    linear_forward(a.a.data(), a.n2.data(), lw.gate, N, d, F);
-    linear_forward(a.b.data(), a.n2.data(), lw.up, N, d, F);
-    swiglu_forward(a.hact.data(), a.a.data(), a.b.data(), size_t(N * F));
     float* out = L + 1 < c.num_hidden_layers ? A.layers[L + 1].x_in.data() : A.x_final.data();
-    linear_forward(out, a.hact.data(), lw.down, N, F, d);
+    swiglu_ffn_forward(lw.mlp, a.n2.data(), a.a.data(), a.b.data(), a.hact.data(), out, N, d, F, 0.f);
     for (int64_t i = 0; i < N * d; ++i) out[i] += a.x_mid[i];
   }
-  rmsnorm_forward(A.nf.data(), A.rstdf.data(), A.x_final.data(), w.norm, N, d, eps, d);
-  linear_forward(A.logits.data(), A.nf.data(), w.lm_head, N, d, V);
   DenseStats st;
-  if (!b.targets) return st;
-  st.token_logprobs.assign(size_t(N), 0.f);   // per-row CE first, negated below
-  const CeResult ce = cross_entropy_forward(A.logits.data(), b.targets, N, V, st.token_logprobs.data());
-  st.count = ce.count;
-  st.loss = ce.count ? ce.loss_sum / double(ce.count) : 0.0;
-  if (const float* wt = b.weights) {
-    double s = 0;
-    for (int64_t n = 0; n < N; ++n) s += double(wt[n]) * st.token_logprobs[n];   // ignored rows hold 0
-    st.loss = s;
-  }
-  for (float& x : st.token_logprobs) x = -x;
+  if (b.targets) st.token_logprobs.assign(size_t(N), 0.f);
+  const OutputLoss out = output_forward(head(), {A.x_final.data(), A.nf.data(), A.rstdf.data(), A.logits.data(), N},
+                                        b.targets, b.weights, b.targets ? st.token_logprobs.data() : nullptr);
+  st.count = out.count;
+  st.loss = out.ce;
   return st;
 }
 
@@ -386,39 +354,20 @@ void DenseModel::backward_impl(const Batch& b, DenseActs& A, const float* dlogit
   const int64_t H = c.num_attention_heads, Hkv = c.num_key_value_heads, D = c.head_dim;
   const int64_t qd = H * D, kvd = Hkv * D;
   const float scale = float(1.0 / std::sqrt(double(D)));
-  // head: logits become their gradient in place
-  float* dlogits = A.logits.data();
-  if (dlogits_given) {
-    std::memcpy(dlogits, dlogits_given, sizeof(float) * size_t(N * V));
-  } else if (b.weights) {   // loss = Σ w_n·CE_n: row n of the gradient scaled by w_n
-    cross_entropy_backward(dlogits, dlogits, b.targets, N, V, 1.f, b.weights);
-  } else {
-    int64_t count = 0;
-    for (int64_t n = 0; n < N; ++n) count += b.targets[n] >= 0;
-    cross_entropy_backward(dlogits, dlogits, b.targets, N, V, count ? 1.f / float(count) : 0.f);
-  }
-  if (extra_dlogits)
-    for (int64_t i = 0; i < N * V; ++i) dlogits[i] += extra_dlogits[i];
-  zero(A.dn);
-  linear_backward_input(A.dn.data(), dlogits, w.lm_head, N, d, V);
-  linear_backward_weight(g.lm_head, dlogits, A.nf.data(), N, d, V);   // == g.embed when tied
+  // head: logits become their gradient in place (g.lm_head == g.embed when tied)
+  const OutputActs out{A.x_final.data(), A.nf.data(), A.rstdf.data(), A.logits.data(), N};
+  output_dlogits(out, V, b.targets, b.weights, 1.f, dlogits_given, extra_dlogits);
   zero(A.dx);
-  rmsnorm_backward(A.dx.data(), g.norm, A.dn.data(), A.x_final.data(), w.norm, A.rstdf.data(), N, d, d);
+  output_backward(head(), out, g.norm, g.lm_head, A.dn.data(), A.dx.data());
   for (int64_t L = c.num_hidden_layers - 1; L >= 0; --L) {
     const DenseLayerWeights& lw = w.layers[L];
     DenseLayerWeights& lg = g.layers[L];
     DenseLayerActs& a = A.layers[L];
     // MLP branch (dx = d out)
     A.dmid = A.dx;   // residual
-    zero(A.dh);
-    linear_backward_input(A.dh.data(), A.dx.data(), lw.down, N, F, d);
-    linear_backward_weight(lg.down, A.dx.data(), a.hact.data(), N, F, d);
-    swiglu_backward(A.da.data(), A.db.data(), A.dh.data(), a.a.data(), a.b.data(), size_t(N * F));
     zero(A.dn);
-    linear_backward_input(A.dn.data(), A.da.data(), lw.gate, N, d, F);
-    linear_backward_input(A.dn.data(), A.db.data(), lw.up, N, d, F);
-    linear_backward_weight(lg.gate, A.da.data(), a.n2.data(), N, d, F);
-    linear_backward_weight(lg.up, A.db.data(), a.n2.data(), N, d, F);
+    swiglu_ffn_backward(lw.mlp, lg.mlp, a.n2.data(), a.a.data(), a.b.data(), a.hact.data(), A.dx.data(), A.dn.data(),
+                        A.dh.data(), A.da.data(), A.db.data(), N, d, F);
     rmsnorm_backward(A.dmid.data(), lg.post_norm, A.dn.data(), a.x_mid.data(), lw.post_norm, a.rstd2.data(), N, d, d);
     // attention branch (dmid = d x_mid)
     A.dx = A.dmid;   // residual
@@ -450,58 +399,19 @@ void DenseModel::backward_impl(const Batch& b, DenseActs& A, const float* dlogit
     linear_backward_weight(lg.v, A.dv.data(), a.n1.data(), N, d, kvd);
     rmsnorm_backward(A.dx.data(), lg.in_norm, A.dn.data(), a.x_in.data(), lw.in_norm, a.rstd1.data(), N, d, d);
   }
-  // embedding: scatter-add (serial: ids repeat)
-  for (int64_t n = 0; n < N; ++n) {
-    float* dst = g.embed + int64_t(b.ids[n]) * d;
-    for (int64_t i = 0; i < d; ++i) dst[i] += A.dx[n * d + i];
-  }
+  embed_backward(g.embed, A.dx.data(), b.ids, N, d);
 }
 
-// ---------------------------------------------------------------- HF load / save
+// ---------------------------------------------------------------- HF load
 
 std::unique_ptr<DenseModel> load_dense_model(const std::string& dir) {
   auto m = std::make_unique<DenseModel>(load_dense_config(dir));
-  load_dense_weights(*m, dir);
+  m->load_weights(dir);
   return m;
 }
 
-void load_dense_weights(DenseModel& model, const std::string& dir) {
-  DenseModel* m = &model;
-  const Checkpoint ck = Checkpoint::open(dir);
-  std::set<std::string> expected;
-  for (size_t i = 0; i < m->layout.specs.size(); ++i) {
-    const DenseTensorSpec& s = m->layout.specs[i];
-    expected.insert(s.name);
-    ck.read_f32(s.name, s.shape, m->params.data() + m->layout.offsets[i]);
-  }
-  for (const std::string& n : ck.names()) {
-    if (expected.count(n)) continue;
-    if (n.ends_with("rotary_emb.inv_freq")) continue;                   // old checkpoints store the buffer
-    if (n == "lm_head.weight" && m->cfg.tie_word_embeddings) continue;  // tied: HF ignores the copy
-    fail("{}: unexpected tensor '{}' for a {} model (config.json and weights disagree)", ck.label(), n,
-         m->cfg.model_type);
-  }
-}
-
-void save_dense_model(const DenseModel& m, const std::string& dir, DType dtype, size_t max_shard_bytes) {
-  check(dtype == DType::F32 || dtype == DType::BF16, "save_dense_model: dtype {} not supported (F32 or BF16)",
-        dtype_name(dtype));
-  std::vector<uint16_t> bf;
-  if (dtype == DType::BF16) {
-    bf.resize(m.params.size());
-    for (size_t i = 0; i < bf.size(); ++i) bf[i] = f32_to_bf16(m.params[i]);
-  }
-  std::vector<TensorWrite> tw;
-  for (size_t i = 0; i < m.layout.specs.size(); ++i) {
-    const DenseTensorSpec& s = m.layout.specs[i];
-    const void* p = dtype == DType::BF16 ? static_cast<const void*>(bf.data() + m.layout.offsets[i])
-                                         : static_cast<const void*>(m.params.data() + m.layout.offsets[i]);
-    tw.push_back({s.name, dtype, s.shape, p});
-  }
-  write_checkpoint(dir, tw, max_shard_bytes);
-  json j = dense_config_json(m.cfg);
-  j["torch_dtype"] = dtype == DType::BF16 ? "bfloat16" : "float32";
-  write_file_atomic(dir + "/config.json", j.dump(2) + "\n");
+bool DenseModel::ignores_tensor(const std::string& n) const {
+  return n.ends_with("rotary_emb.inv_freq") || (n == "lm_head.weight" && cfg.tie_word_embeddings);
 }
 
 // ---------------------------------------------------------------- LanguageModel
@@ -521,12 +431,6 @@ int64_t token_id_field(const json& extra, const char* key) {
 int64_t DenseModel::bos_id() const { return token_id_field(cfg.extra, "bos_token_id"); }
 int64_t DenseModel::eos_id() const { return token_id_field(cfg.extra, "eos_token_id"); }
 json DenseModel::config_json() const { return dense_config_json(cfg); }
-std::vector<ParamSpan> DenseModel::trainable_spans() const {
-  std::vector<ParamSpan> out;
-  for (size_t i = 0; i < layout.specs.size(); ++i)
-    out.push_back({layout.offsets[i], size_t(layout.specs[i].numel()), layout.specs[i].shape.size() >= 2});
-  return out;
-}
 std::unique_ptr<Activations> DenseModel::plan(int64_t B, int64_t T, bool) const {
   return std::make_unique<DenseActs>(plan_dense_acts(cfg, B, T));
 }
@@ -549,9 +453,4 @@ std::unique_ptr<LanguageModel> DenseModel::clone() const {
   m->params = params;
   return m;
 }
-void DenseModel::save(const std::string& dir, DType dtype, size_t max_shard_bytes) const {
-  save_dense_model(*this, dir, dtype, max_shard_bytes);
-}
-void DenseModel::load_weights(const std::string& dir) { load_dense_weights(*this, dir); }
-
 }  // namespace nanoseek

@@ -7,7 +7,8 @@
 // Attention: causal softmax, scale D^-1/2, GQA (head h reads kv head h / (H/Hkv), HF repeat_kv), q/k/v biases
 // for qwen2 (never an o bias), none for llama unless attention_bias. RoPE: rotate_half (ops/rope_half.h).
 // Positions are 0..T−1 in every row (HF default position_ids); packed samples (seg) only mask attention.
-// Parameters: ONE flat buffer laid out by dense_for_each_tensor; gradients in a second one, same layout.
+// Parameters: ONE flat buffer laid out by dense_for_each_tensor (64-byte aligned tensors, as V3's); gradients in a
+// second one, same layout. Embedding, SwiGLU and the head + CE tail are the shared blocks (model/blocks.h).
 // backward() ACCUMULATES into grads (zero_grad() between steps).
 // Legend: B batch, T tokens, N = B·T, d hidden, H heads, Hkv kv heads, D head dim, F intermediate, V vocab.
 #pragma once
@@ -21,7 +22,8 @@
 
 #include "core/dtype.h"
 #include "model/language_model.h"
-#include "model/weights.h" // Init
+#include "model/blocks.h"
+#include "model/tensors.h"
 #include "ops/rope_half.h"
 
 namespace nanoseek {
@@ -55,9 +57,7 @@ struct DenseLayerWeights {
   float* k_bias = nullptr;     // [Hkv*D]
   float* v_bias = nullptr;     // [Hkv*D]
   float* post_norm = nullptr;  // [d]          post_attention_layernorm
-  float* gate = nullptr;       // [F, d]       mlp.gate_proj
-  float* up = nullptr;         // [F, d]
-  float* down = nullptr;       // [d, F]
+  FfnWeights mlp;              // mlp.{gate,up,down}_proj: [F,d] [F,d] [d,F]
 };
 
 struct DenseWeights {
@@ -67,23 +67,10 @@ struct DenseWeights {
   float* lm_head = nullptr;    // [V, d]  (== embed when tied)
 };
 
-struct DenseTensorSpec {
-  std::string name;            // HF name
-  std::vector<int64_t> shape;
-  Init init;
-  int64_t numel() const { int64_t n = 1; for (auto s : shape) n *= s; return n; }
-};
-
-// fn(spec, slot) for every tensor in a fixed order (lm_head absent when tied).
-void dense_for_each_tensor(const DenseConfig& c, DenseWeights& w,
-                           const std::function<void(const DenseTensorSpec&, float*&)>& fn);
-
-struct DenseLayout {
-  std::vector<DenseTensorSpec> specs;
-  std::vector<size_t> offsets;  // float offsets
-  size_t total = 0;             // floats
-};
-DenseLayout dense_layout(const DenseConfig& c);
+// The dense tensor registry: fn(spec, slot) for every tensor in a fixed order (lm_head absent when tied); layout,
+// binding, init, load and save are the shared registry code's (model/tensors.h).
+void dense_for_each_tensor(const DenseConfig& c, DenseWeights& w, const TensorVisitor& fn);
+TensorLayout dense_layout(const DenseConfig& c);
 DenseWeights bind_dense_weights(const DenseConfig& c, float* base);
 
 // Activations of one forward, planned up front for (B, T); backward reuses them.
@@ -117,7 +104,7 @@ class DenseModel final : public LanguageModel {
   DenseModel& operator=(const DenseModel&) = delete;
 
   const DenseConfig cfg;
-  const DenseLayout layout;
+  const TensorLayout layout;
   std::vector<float> params;   // flat, layout.total floats
   DenseWeights w;
   std::vector<float> grads;    // same layout (empty until enable_grad)
@@ -149,31 +136,26 @@ class DenseModel final : public LanguageModel {
   float* head_weights() override { return w.lm_head; }
   void enable_grad() override;
   void zero_grad() override;
-  // Every tensor trainable; decay on matrices and embeddings, not on norm gains or biases.
-  std::vector<ParamSpan> trainable_spans() const override;
-  // normal(0, initializer_range) for matrices, norms 1, biases 0; deterministic per (seed, tensor index).
-  void init(uint64_t seed) override;
+  const TensorLayout& tensors() const override { return layout; }   // every tensor trainable
   std::unique_ptr<Activations> plan(int64_t B, int64_t T, bool with_grad) const override;
   StepStats forward(const Batch& b, Activations& acts, const LossConfig& lc) const override;
   void backward(const Batch& b, Activations& acts, const LossConfig& lc, const float* extra_dlogits) override;
   void backward_from_logits(const Batch& b, Activations& acts, const float* dlogits) override;
   std::unique_ptr<DecodeCore> decode_core(int64_t slots, int64_t max_len) const override;
   std::unique_ptr<LanguageModel> clone() const override;
-  void save(const std::string& dir, DType dtype, size_t max_shard_bytes) const override;
-  void load_weights(const std::string& dir) override;
+
+ protected:
+  double init_std() const override { return cfg.initializer_range; }
+  // rotary inv_freq buffers (older checkpoints) and a tied model's redundant lm_head.weight (HF ignores it too)
+  bool ignores_tensor(const std::string& name) const override;
 
  private:
+  OutputHead head() const;
   void backward_impl(const Batch& b, DenseActs& acts, const float* dlogits_given, const float* extra_dlogits);
 };
 
-// Loads config.json + safetensors (single file or sharded index; F32/BF16/F16) from an HF directory. Every tensor
-// of the layout must be present with its shape; unknown tensors are an Error (rotary inv_freq buffers and a
-// tied checkpoint's redundant lm_head.weight are ignored).
+// config.json + weights of a Qwen2/Llama directory (LanguageModel::load_weights: every registry tensor present
+// with its shape, unknown tensors an Error). load_language_model picks the architecture itself.
 std::unique_ptr<DenseModel> load_dense_model(const std::string& dir);
-// The same checks, into an existing model whose config matches (a training checkpoint's weights).
-void load_dense_weights(DenseModel& m, const std::string& dir);
-// Writes config.json and model.safetensors (or shards above max_shard_bytes) in dtype F32 or BF16.
-void save_dense_model(const DenseModel& m, const std::string& dir, DType dtype = DType::F32,
-                      size_t max_shard_bytes = size_t(5) << 30);
 
 }  // namespace nanoseek

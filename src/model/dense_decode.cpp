@@ -111,10 +111,7 @@ struct DenseCore final : DecodeCore {
       // x += o_proj(att)   (the residual is accumulated by the GEMM's beta = 1)
       gemm(false, true, n, d, qd, 1.f, att.data(), qd, lw.o, qd, 1.f, x.data(), d);
       rmsnorm_forward(xn.data(), rstd.data(), x.data(), lw.post_norm, n, d, eps, d);
-      linear_forward(a.data(), xn.data(), lw.gate, n, d, F);
-      linear_forward(b.data(), xn.data(), lw.up, n, d, F);
-      swiglu_forward(h.data(), a.data(), b.data(), size_t(n * F));
-      gemm(false, true, n, d, F, 1.f, h.data(), F, lw.down, F, 1.f, x.data(), d);
+      swiglu_ffn_forward(lw.mlp, xn.data(), a.data(), b.data(), h.data(), x.data(), n, d, F, 1.f);   // x += mlp(xn)
     }
     head_logits(x.data(), rows, m.w.norm, m.w.lm_head, d, eps, xn.data(), rstd.data(), out);
   }

@@ -17,29 +17,6 @@ namespace {
 
 enum Slot { S_DW = 0, S_DY, S_DH, S_DA, S_DB, S_DXG, S_DSC, S_DLG, S_DXN = 9 };
 
-// out[M,d] (overwrite, or accumulate when beta = 1) = down(silu(gate x) ⊙ up x); acts saved for backward.
-void swiglu_ffn_forward(const FfnWeights& f, const float* x, float* a, float* b, float* h, float* out, int64_t M,
-                        int64_t d, int64_t F, float beta) {
-  linear_forward(a, x, f.gate, M, d, F);
-  linear_forward(b, x, f.up, M, d, F);
-  swiglu_forward(h, a, b, size_t(M * F));
-  gemm(false, true, M, d, F, 1.f, h, F, f.down, F, beta, out, d);
-}
-
-// dx[M,d] += ..., weight grads += ...; scratch dh/da/db are [M,F].
-void swiglu_ffn_backward(const FfnWeights& f, FfnWeights& fg, const float* x, const float* a, const float* b,
-                         const float* h, const float* dout, float* dx, float* dh, float* da, float* db, int64_t M,
-                         int64_t d, int64_t F) {
-  std::memset(dh, 0, sizeof(float) * M * F);
-  linear_backward_input(dh, dout, f.down, M, F, d);
-  linear_backward_weight(fg.down, dout, h, M, F, d);
-  swiglu_backward(da, db, dh, a, b, size_t(M * F));
-  linear_backward_input(dx, da, f.gate, M, d, F);
-  linear_backward_input(dx, db, f.up, M, d, F);
-  linear_backward_weight(fg.gate, da, x, M, d, F);
-  linear_backward_weight(fg.up, db, x, M, d, F);
-}
-
 }  // namespace
 
 void ffn_forward(const LayerCtx& cx, LayerActs& a, float* out, int64_t* load) {

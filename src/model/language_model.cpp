@@ -8,7 +8,6 @@
 
 #include "core/error.h"
 #include "core/fs.h"
-#include "model/checkpoint.h"
 #include "model/counts.h"
 #include "model/dense.h"
 #include "model/model.h"
@@ -25,6 +24,19 @@ std::string model_type_of(const std::string& dir) {
   check(j.contains("model_type") && j["model_type"].is_string(), "{}: field 'model_type' is missing or not a string",
         path);
   return j["model_type"].get<std::string>();
+}
+
+void LanguageModel::init(uint64_t seed) { init_tensors(tensors(), param_buffer().data(), seed, init_std()); }
+
+void LanguageModel::save(const std::string& dir, DType dtype, size_t max_shard_bytes) const {
+  save_tensors(dir, tensors(), param_buffer().data(), tensor_aliases(), config_json(), dtype, max_shard_bytes);
+}
+
+void LanguageModel::load_weights(const std::string& dir) {
+  std::vector<std::string> aliases;
+  for (const TensorAlias& a : tensor_aliases()) aliases.push_back(a.name);
+  load_tensors(dir, tensors(), param_buffer().data(), aliases,
+               [this](const std::string& name) { return ignores_tensor(name); });
 }
 
 void copy_params(LanguageModel& to, const LanguageModel& from) {
@@ -91,9 +103,9 @@ ModelSummary summarize_dense(const DenseConfig& c, int64_t ctx) {
                                 c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.num_key_value_heads,
                                 c.head_dim, c.intermediate_size, c.vocab_size, c.qkv_bias ? " qkv_bias" : "",
                                 c.tie_word_embeddings ? " tied" : ""));
-  for (const DenseTensorSpec& t : dense_layout(c).specs) {
+  for (const TensorSpec& t : dense_layout(c).specs) {
     s.total_params += t.numel();
-    if (t.name == "model.embed_tokens.weight" || t.name == "lm_head.weight") s.embedding_params += t.numel();
+    if (t.role == Role::Embed || t.role == Role::Head) s.embedding_params += t.numel();
   }
   s.active_params_per_token = s.total_params;
   s.layers = c.num_hidden_layers;

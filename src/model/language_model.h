@@ -20,6 +20,7 @@
 
 #include "core/dtype.h"
 #include "model/decode_core.h"
+#include "model/tensors.h"
 
 namespace nanoseek {
 
@@ -53,12 +54,6 @@ struct Activations {
   int64_t B = 0, T = 0;
   std::vector<float> logits;    // [N,V] after forward (its gradient after backward)
   size_t bytes = 0;             // everything planned, in bytes (reported in MiB before step 1)
-};
-
-// A contiguous run of trainable parameters in the flat buffer, and whether AdamW's weight decay applies to it.
-struct ParamSpan {
-  size_t begin, n;
-  bool decay;
 };
 
 // Figures for `nanoseek info` (summarize_config), from the tensor registry, so they never drift from what the model
@@ -98,8 +93,10 @@ class LanguageModel {
   virtual float* head_weights() = 0;                    // [V, d] lm_head inside param_buffer (== embed when tied)
   virtual void enable_grad() = 0;
   virtual void zero_grad() = 0;
+  // The tensor registry's layout of param_buffer() (and grad_buffer()): names, shapes, roles, offsets.
+  virtual const TensorLayout& tensors() const = 0;
   // What an optimizer updates: trainable tensors once (a tied head appears once), with their decay policy.
-  virtual std::vector<ParamSpan> trainable_spans() const = 0;
+  std::vector<ParamSpan> trainable_spans() const { return nanoseek::trainable_spans(tensors()); }
   // Layers that may report expert load, and the router correction bias of one (the aux-loss-free rule moves it;
   // nullptr: none there). Dense models: 0 layers.
   virtual int64_t routed_layers() const { return 0; }
@@ -107,7 +104,7 @@ class LanguageModel {
   virtual bool has_router_bias() const { return false; }
   // normal(0, initializer_range) for matrices, ones for norm gains, zeros for biases; deterministic per (seed,
   // tensor), independent of the thread count.
-  virtual void init(uint64_t seed) = 0;
+  void init(uint64_t seed);
 
   // --- compute
   virtual std::unique_ptr<Activations> plan(int64_t B, int64_t T, bool with_grad) const = 0;
@@ -127,11 +124,19 @@ class LanguageModel {
   // --- copies and files
   // Same architecture and weights, no gradients (a reference policy, a critic, a teacher snapshot).
   virtual std::unique_ptr<LanguageModel> clone() const = 0;
+  // Both written once over the registry (model/tensors.h) for every architecture.
   // config.json + weights (F32 or BF16; sharded above max_shard_bytes), atomically per file.
-  virtual void save(const std::string& dir, DType dtype = DType::F32,
-                    size_t max_shard_bytes = size_t(5) << 30) const = 0;
-  // Weights of a directory written by save() for a model of the same config (a checkpoint).
-  virtual void load_weights(const std::string& dir) = 0;
+  void save(const std::string& dir, DType dtype = DType::F32, size_t max_shard_bytes = size_t(5) << 30) const;
+  // Every registry tensor from an HF directory (F32/BF16/F16/FP8 blocks; single file or sharded) for a model of
+  // this config; errors name a missing or mis-shaped tensor and tensors the config does not explain.
+  void load_weights(const std::string& dir);
+
+ protected:
+  virtual double init_std() const = 0;                       // config's initializer_range
+  // Names saved with another tensor's data and accepted on load (V3: HF's per-MTP-layer embed/head copies).
+  virtual std::vector<TensorAlias> tensor_aliases() const { return {}; }
+  // Checkpoint tensors accepted and ignored on load (dense: rotary inv_freq buffers, a tied model's lm_head).
+  virtual bool ignores_tensor(const std::string&) const { return false; }
 };
 
 // Copies every parameter of `from` into `to` (same architecture and config; an Error otherwise).

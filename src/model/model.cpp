@@ -10,20 +10,22 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "ops/cross_entropy.h"
+#include "model/blocks.h"
 #include "ops/linear.h"
 #include "ops/rmsnorm.h"
 
 namespace nanoseek {
 
 namespace {
+OutputActs main_out(Workspace& ws, int64_t N) {
+  return {ws.h_final.data(), ws.xnf.data(), ws.rstd_f.data(), ws.logits.data(), N};
+}
+OutputActs mtp_out(MtpActs& mt, int64_t Nk) {
+  return {mt.h_out.data(), mt.hn.data(), mt.hn_rstd.data(), mt.logits.data(), Nk};
+}
+
 // Model-level scratch slots (the layer functions use 0..9).
 enum Slot { S_DHEAD = 10, S_DH0 = 11, S_MTP_A = 12, S_MTP_B = 13, S_DMID = 14, S_DXIN = 15, S_DE = 16, S_DHN = 17 };
-
-void embed_rows(float* out, const float* table, const int32_t* ids, int64_t N, int64_t d) {
-#pragma omp parallel for schedule(static) if (worth_parallel(N * d))
-  for (int64_t n = 0; n < N; ++n) std::memcpy(out + n * d, table + int64_t(ids[n]) * d, sizeof(float) * d);
-}
 
 // Packed-sample ids of MTP module k's shortened sequences (positions 0..T−k−1 of each); empty without packing.
 std::vector<int32_t> mtp_segments(const Batch& b, int64_t k) {
@@ -36,16 +38,14 @@ std::vector<int32_t> mtp_segments(const Batch& b, int64_t k) {
   return seg;
 }
 
-// Scatter-add rows into an embedding gradient (serial: ids repeat).
-void embed_rows_backward(float* dtable, const float* drows, const int32_t* ids, int64_t N, int64_t d) {
-  for (int64_t n = 0; n < N; ++n) {
-    float* dst = dtable + int64_t(ids[n]) * d;
-    const float* src = drows + n * d;
-    for (int64_t i = 0; i < d; ++i) dst[i] += src[i];
-  }
-}
-
 }  // namespace
+
+OutputHead Model::main_head() const {
+  return {w.norm, w.lm_head, cfg.hidden_size, cfg.vocab_size, float(cfg.rms_norm_eps)};
+}
+OutputHead Model::mtp_head(int64_t L) const {
+  return {w.layers[size_t(L)].head_norm, w.lm_head, cfg.hidden_size, cfg.vocab_size, float(cfg.rms_norm_eps)};
+}
 
 Model::Model(const ModelConfig& c)
     : cfg(c), layout(tensor_layout(c)), params(layout.total, 0.f), rc(router_config(c)),
@@ -77,7 +77,7 @@ StepStats Model::forward(const Batch& b, Workspace& ws, const LossConfig& lc) co
   for (int64_t L = 0; L < c.total_layers(); ++L)
     if (c.is_moe_layer(L)) st.expert_load[L].assign(c.n_routed_experts, 0);
 
-  embed_rows(ws.layers[0].x_in.data(), w.embed, b.ids, N, d);
+  embed_forward(ws.layers[0].x_in.data(), w.embed, b.ids, N, d);
   for (int64_t L = 0; L < nL; ++L) {
     LayerCtx cx{*this, L, B, T, ws.pos.data(), b.seg};
     LayerActs& a = ws.layers[L];
@@ -86,20 +86,12 @@ StepStats Model::forward(const Batch& b, Workspace& ws, const LossConfig& lc) co
     ffn_forward(cx, a, out, st.expert_load[L].empty() ? nullptr : st.expert_load[L].data());
     st.bal += layer_balance_loss(cx, a, lc.balance_alpha);
   }
-  rmsnorm_forward(ws.xnf.data(), ws.rstd_f.data(), ws.h_final.data(), w.norm, N, d, float(c.rms_norm_eps), d);
-  linear_forward(ws.logits.data(), ws.xnf.data(), w.lm_head, N, d, V);
+  if (b.targets) st.token_logprobs.assign(size_t(N), 0.f);
+  const OutputLoss head = output_forward(main_head(), main_out(ws, N), b.targets, b.weights,
+                                         b.targets ? st.token_logprobs.data() : nullptr);
   if (!b.targets) return st;
-
-  st.token_logprobs.assign(size_t(N), 0.f);
-  CeResult ce = cross_entropy_forward(ws.logits.data(), b.targets, N, V, st.token_logprobs.data());
-  st.ce_count = ce.count;
-  st.ce = ce.count ? ce.loss_sum / double(ce.count) : 0.0;
-  if (b.weights) {
-    double s = 0;
-    for (int64_t n = 0; n < N; ++n) s += double(b.weights[n]) * st.token_logprobs[n];
-    st.ce = s;
-  }
-  for (float& x : st.token_logprobs) x = -x;  // per-row CE → log-probability
+  st.ce_count = head.count;
+  st.ce = head.ce;
 
   // λ = 0 skips the MTP modules altogether (RL, SFT: a quarter of the compute of a 1-module model saved)
   const int64_t D = lc.mtp_lambda > 0 ? c.num_nextn_predict_layers : 0;
@@ -120,7 +112,7 @@ StepStats Model::forward(const Batch& b, Workspace& ws, const LossConfig& lc) co
         mt.pos[r] = ws.pos[bb * T + i];
         std::memcpy(&mt.h_in[r * d], prev + (bb * Tprev + i) * d, sizeof(float) * d);
       }
-    embed_rows(mt.emb.data(), w.embed, mt.ids.data(), Nk, d);
+    embed_forward(mt.emb.data(), w.embed, mt.ids.data(), Nk, d);
     const float eps = float(c.rms_norm_eps);
     rmsnorm_forward(mt.e_n.data(), mt.e_rstd.data(), mt.emb.data(), lw.enorm, Nk, d, eps, d);
     rmsnorm_forward(mt.h_n.data(), mt.h_rstd.data(), mt.h_in.data(), lw.hnorm, Nk, d, eps, d);
@@ -134,11 +126,9 @@ StepStats Model::forward(const Batch& b, Workspace& ws, const LossConfig& lc) co
     mla_forward(cx, mt.layer);
     ffn_forward(cx, mt.layer, mt.h_out.data(), st.expert_load[L].empty() ? nullptr : st.expert_load[L].data());
     st.bal += layer_balance_loss(cx, mt.layer, lc.balance_alpha);
-    rmsnorm_forward(mt.hn.data(), mt.hn_rstd.data(), mt.h_out.data(), lw.head_norm, Nk, d, eps, d);
-    linear_forward(mt.logits.data(), mt.hn.data(), w.lm_head, Nk, d, V);
-    CeResult cek = cross_entropy_forward(mt.logits.data(), mt.targets.data(), Nk, V, nullptr);
-    st.mtp_count.back() = cek.count;
-    st.mtp_ce.back() = cek.count ? cek.loss_sum / double(cek.count) : 0.0;
+    const OutputLoss hk = output_forward(mtp_head(L), mtp_out(mt, Nk), mt.targets.data(), nullptr, nullptr);
+    st.mtp_count.back() = hk.count;
+    st.mtp_ce.back() = hk.ce;
     st.mtp += lc.mtp_lambda / double(D) * st.mtp_ce.back();
   }
   st.loss = st.ce + st.mtp + st.bal;
@@ -173,22 +163,10 @@ void Model::backward_impl(const Batch& b, Workspace& ws, const LossConfig& lc, c
   };
 
   // main head: loss = mean CE (or Σ w·CE) → dlogits = (softmax − onehot)·scale, computed in place over the logits
-  float* dlogits = ws.logits.data();
-  if (dlogits_given) {
-    std::memcpy(dlogits, dlogits_given, sizeof(float) * size_t(N * V));
-  } else {
-    int64_t count = 0;
-    for (int64_t n = 0; n < N; ++n) count += b.targets[n] >= 0;
-    if (b.weights) cross_entropy_backward(dlogits, ws.logits.data(), b.targets, N, V, 1.f, b.weights);
-    else cross_entropy_backward(dlogits, ws.logits.data(), b.targets, N, V, count ? 1.f / float(count) : 0.f);
-    if (extra_dlogits)
-      for (int64_t i = 0; i < N * V; ++i) dlogits[i] += extra_dlogits[i];
-  }
-  float* dxnf = ws.scratch(S_DHEAD, N * d);
-  linear_backward_input(dxnf, dlogits, w.lm_head, N, d, V);
-  linear_backward_weight(g.lm_head, dlogits, ws.xnf.data(), N, d, V);
+  const OutputActs out = main_out(ws, N);
+  output_dlogits(out, V, b.targets, b.weights, 1.f, dlogits_given, extra_dlogits);
   float* dh0 = ws.scratch(S_DH0, N * d);
-  rmsnorm_backward(dh0, g.norm, dxnf, ws.h_final.data(), w.norm, ws.rstd_f.data(), N, d, d);
+  output_backward(main_head(), out, g.norm, g.lm_head, ws.scratch(S_DHEAD, N * d, false), dh0);
 
   // MTP modules, last first: module k's input gradient flows into h^{k−1} (module k−1's output, or h^0)
   const int64_t D = lc.mtp_lambda > 0 ? c.num_nextn_predict_layers : 0;  // as in forward
@@ -204,14 +182,9 @@ void Model::backward_impl(const Batch& b, Workspace& ws, const LossConfig& lc, c
     if (k == D) dh_cur = ws.scratch((k % 2) ? S_MTP_B : S_MTP_A, Nk * d);
     const LayerWeights& lw = w.layers[L];
     LayerWeights& lg = g.layers[L];
-    int64_t cnt = 0;
-    for (int64_t r = 0; r < Nk; ++r) cnt += mt.targets[r] >= 0;
-    const float scale = cnt ? float(lc.mtp_lambda / double(D) / double(cnt)) : 0.f;
-    cross_entropy_backward(mt.logits.data(), mt.logits.data(), mt.targets.data(), Nk, V, scale);
-    float* dhn = ws.scratch(S_DHEAD, Nk * d);
-    linear_backward_input(dhn, mt.logits.data(), w.lm_head, Nk, d, V);
-    linear_backward_weight(g.lm_head, mt.logits.data(), mt.hn.data(), Nk, d, V);
-    rmsnorm_backward(dh_cur, lg.head_norm, dhn, mt.h_out.data(), lw.head_norm, mt.hn_rstd.data(), Nk, d, d);
+    const OutputActs out_k = mtp_out(mt, Nk);   // loss λ/D · mean CE_k
+    output_dlogits(out_k, V, mt.targets.data(), nullptr, float(lc.mtp_lambda / double(D)), nullptr, nullptr);
+    output_backward(mtp_head(L), out_k, lg.head_norm, g.lm_head, ws.scratch(S_DHEAD, Nk * d, false), dh_cur);
     const std::vector<int32_t> seg_k = mtp_segments(b, k);
     LayerCtx cx{*this, L, B, Tk, mt.pos.data(), b.seg ? seg_k.data() : nullptr};
     float* dm = ws.scratch(S_DXIN, Nk * d, false);
@@ -228,7 +201,7 @@ void Model::backward_impl(const Batch& b, Workspace& ws, const LossConfig& lc, c
     }
     float* demb = ws.scratch(S_DMID, Nk * d);
     rmsnorm_backward(demb, lg.enorm, de_n, mt.emb.data(), lw.enorm, mt.e_rstd.data(), Nk, d, d);
-    embed_rows_backward(g.embed, demb, mt.ids.data(), Nk, d);
+    embed_backward(g.embed, demb, mt.ids.data(), Nk, d);
     float* dhin = ws.scratch(S_DXIN, Nk * d);
     rmsnorm_backward(dhin, lg.hnorm, dh_n, mt.h_in.data(), lw.hnorm, mt.h_rstd.data(), Nk, d, d);
     for (int64_t bb = 0; bb < B; ++bb)
@@ -248,7 +221,7 @@ void Model::backward_impl(const Batch& b, Workspace& ws, const LossConfig& lc, c
     layer_backward(cx, ws.layers[L], dcur, dx_in);
     dcur = dx_in;
   }
-  embed_rows_backward(g.embed, dcur, b.ids, N, d);
+  embed_backward(g.embed, dcur, b.ids, N, d);
 }
 
 // ---------------------------------------------------------------- LanguageModel
@@ -273,7 +246,21 @@ void Model::backward(const Batch& b, Activations& acts, const LossConfig& lc, co
 void Model::backward_from_logits(const Batch& b, Activations& acts, const float* dlogits) {
   backward_from_logits(b, workspace_of(acts), dlogits);
 }
-std::vector<ParamSpan> Model::trainable_spans() const { return nanoseek::trainable_spans(layout); }
+std::vector<TensorAlias> Model::tensor_aliases() const {
+  const auto names = mtp_duplicate_names(cfg);
+  std::vector<TensorAlias> out;
+  for (size_t i = 0; i < names.size(); i += 2) {
+    out.push_back({names[i], {cfg.vocab_size, cfg.hidden_size}, w.embed});
+    out.push_back({names[i + 1], {cfg.vocab_size, cfg.hidden_size}, w.lm_head});
+  }
+  return out;
+}
+nlohmann::json Model::config_json() const { return config_to_json(cfg); }
+std::unique_ptr<Model> load_model(const std::string& dir) {
+  auto m = std::make_unique<Model>(load_config(dir));
+  m->load_weights(dir);
+  return m;
+}
 std::unique_ptr<LanguageModel> Model::clone() const {
   auto m = std::make_unique<Model>(cfg);
   m->params = params;

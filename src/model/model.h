@@ -59,24 +59,30 @@ class Model final : public LanguageModel {
   float* head_weights() override { return w.lm_head; }
   void enable_grad() override;
   void zero_grad() override;
-  std::vector<ParamSpan> trainable_spans() const override;
+  const TensorLayout& tensors() const override { return layout; }
   int64_t routed_layers() const override { return cfg.total_layers(); }
   float* router_bias(int64_t layer) override { return w.layers[size_t(layer)].router_bias; }
   bool has_router_bias() const override { return cfg.has_correction_bias(); }
-  void init(uint64_t seed) override;
   std::unique_ptr<Activations> plan(int64_t B, int64_t T, bool with_grad) const override;
   StepStats forward(const Batch& b, Activations& acts, const LossConfig& lc) const override;
   void backward(const Batch& b, Activations& acts, const LossConfig& lc, const float* extra_dlogits) override;
   void backward_from_logits(const Batch& b, Activations& acts, const float* dlogits) override;
   std::unique_ptr<DecodeCore> decode_core(int64_t slots, int64_t max_len) const override;
   std::unique_ptr<LanguageModel> clone() const override;
-  void save(const std::string& dir, DType dtype, size_t max_shard_bytes) const override;
-  void load_weights(const std::string& dir) override;
+
+ protected:
+  double init_std() const override { return cfg.initializer_range; }
+  std::vector<TensorAlias> tensor_aliases() const override;   // HF's embed/head copies in each MTP layer
 
  private:
+  OutputHead main_head() const;             // final norm + lm_head
+  OutputHead mtp_head(int64_t L) const;     // MTP layer L's shared_head.norm + the shared lm_head
   void backward_impl(const Batch& b, Workspace& ws, const LossConfig& lc, const float* dlogits,
                      const float* extra_dlogits);
 };
+
+// config.json + weights of a DeepSeek-V3/V2 directory (load_language_model picks the architecture itself).
+std::unique_ptr<Model> load_model(const std::string& dir);
 
 // --- layer-level pieces (model/mla.cpp, model/ffn.cpp), exposed for tests and the inference engine ---
 struct LayerCtx {

@@ -1,7 +1,5 @@
 #include "model/weights.h"
 
-#include <set>
-
 #include <fmt/format.h>
 
 namespace nanoseek {
@@ -10,7 +8,7 @@ namespace {
 
 struct Emitter {
   const ModelConfig& c;
-  const std::function<void(const TensorSpec&, float*&)>& fn;
+  const TensorVisitor& fn;
   void operator()(std::string name, std::vector<int64_t> shape, Init init, Role role, int64_t layer, float*& slot,
                   bool trainable = true) const {
     fn(TensorSpec{std::move(name), std::move(shape), init, role, layer, trainable}, slot);
@@ -25,7 +23,7 @@ struct Emitter {
 
 }  // namespace
 
-void for_each_tensor(const ModelConfig& c, ModelWeights& w, const std::function<void(const TensorSpec&, float*&)>& fn) {
+void for_each_tensor(const ModelConfig& c, ModelWeights& w, const TensorVisitor& fn) {
   Emitter e{c, fn};
   const int64_t d = c.hidden_size;
   e("model.embed_tokens.weight", {c.vocab_size, d}, Init::Normal, Role::Embed, -1, w.embed);
@@ -74,24 +72,15 @@ void for_each_tensor(const ModelConfig& c, ModelWeights& w, const std::function<
 }
 
 TensorLayout tensor_layout(const ModelConfig& c) {
-  TensorLayout t;
-  ModelWeights scratch;
-  for_each_tensor(c, scratch, [&](const TensorSpec& s, float*&) {
-    t.specs.push_back(s);
-    t.offsets.push_back(t.total);
-    // Keep every tensor 64-byte aligned inside the flat buffer (16 floats) for SIMD loads.
-    t.total += (size_t(s.numel()) + 15) / 16 * 16;
+  return layout_of([&](const TensorVisitor& v) {
+    ModelWeights scratch;
+    for_each_tensor(c, scratch, v);
   });
-  return t;
 }
 
 ModelWeights bind_weights(const ModelConfig& c, float* base) {
   ModelWeights w;
-  size_t off = 0;
-  for_each_tensor(c, w, [&](const TensorSpec& s, float*& slot) {
-    slot = base + off;
-    off += (size_t(s.numel()) + 15) / 16 * 16;
-  });
+  bind_slots([&](const TensorVisitor& v) { for_each_tensor(c, w, v); }, base);
   if (c.tie_word_embeddings) w.lm_head = w.embed;
   return w;
 }
@@ -103,19 +92,6 @@ std::vector<std::string> mtp_duplicate_names(const ModelConfig& c) {
     out.push_back(fmt::format("model.layers.{}.shared_head.head.weight", L));
   }
   return out;
-}
-
-bool decays(const TensorSpec& s) { return s.role != Role::Norm && s.shape.size() >= 2; }
-
-std::vector<ParamSpan> trainable_spans(const TensorLayout& layout) {
-  std::vector<ParamSpan> spans;
-  std::set<size_t> seen;  // a tied lm_head shares embed's offset
-  for (size_t i = 0; i < layout.specs.size(); ++i) {
-    const auto& s = layout.specs[i];
-    if (!s.trainable || !seen.insert(layout.offsets[i]).second) continue;
-    spans.push_back({layout.offsets[i], size_t(s.numel()), decays(s)});
-  }
-  return spans;
 }
 
 }  // namespace nanoseek

@@ -1,27 +1,18 @@
-// The tensor registry: ONE enumeration of every model tensor (HF name, shape, init, role) — for_each_tensor —
-// drives the flat-buffer layout, binding of named pointers, load, save, init, zeroing, the optimizer and
-// parameter counting. A second buffer with the same layout holds gradients; the same binding gives named
-// gradient pointers (ModelWeights bound to the grad buffer).
+// The DeepSeek-V3 tensor registry: ONE enumeration of every model tensor (HF name, shape, init, role) —
+// for_each_tensor — from which the shared registry code (model/tensors.h) derives the flat-buffer layout, the
+// binding of named pointers, load, save, init, the optimizer view and parameter counting. A second buffer with the
+// same layout holds gradients; the same binding gives named gradient pointers (ModelWeights bound to grads).
 #pragma once
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "model/blocks.h"
 #include "model/config.h"
-#include "model/language_model.h"
+#include "model/tensors.h"
 
 namespace nanoseek {
-
-enum class Init { Normal, Ones, Zeros };
-// What a tensor is, for counting active parameters and for optimizer policy (e.g. no weight decay on norms).
-enum class Role { Embed, Head, Norm, Attn, DenseFfn, Router, RouterBias, RoutedExpert, SharedExpert, MtpProj };
-
-struct FfnWeights {        // SwiGLU: down(silu(gate x) * up x)
-  float* gate = nullptr;   // [F, d]
-  float* up = nullptr;     // [F, d]
-  float* down = nullptr;   // [d, F]
-};
 
 struct AttnWeights {
   float* q_a = nullptr;       // [q_lora, d]        (q_lora_rank > 0)
@@ -58,32 +49,12 @@ struct ModelWeights {
   float* lm_head = nullptr;    // [V, d] (== embed when tie_word_embeddings)
 };
 
-struct TensorSpec {
-  std::string name;             // HF name
-  std::vector<int64_t> shape;
-  Init init;
-  Role role;
-  int64_t layer;                // -1 for global tensors
-  bool trainable;               // false for the router correction bias (a buffer updated by the bias rule)
-  int64_t numel() const { int64_t n = 1; for (auto s : shape) n *= s; return n; }
-};
-
 // Calls fn(spec, slot) for every tensor in a fixed order; `slot` is the pointer field in `w` to bind.
-void for_each_tensor(const ModelConfig& c, ModelWeights& w, const std::function<void(const TensorSpec&, float*&)>& fn);
+void for_each_tensor(const ModelConfig& c, ModelWeights& w, const TensorVisitor& fn);
 
-struct TensorLayout {
-  std::vector<TensorSpec> specs;
-  std::vector<size_t> offsets;  // float offsets into the flat buffer
-  size_t total = 0;             // floats
-};
 TensorLayout tensor_layout(const ModelConfig& c);
 // Binds every pointer of a ModelWeights into `base` (a buffer of layout.total floats). Tied heads alias embed.
 ModelWeights bind_weights(const ModelConfig& c, float* base);
-
-// Trainable tensors once (a tied head shares embed's offset), weight decay on matrices and embeddings, not on norm
-// gains (the router correction bias is not trainable: the aux-loss-free rule moves it).
-bool decays(const TensorSpec& s);
-std::vector<ParamSpan> trainable_spans(const TensorLayout& layout);
 
 // HF duplicates the shared embedding and head inside each MTP layer; we write them on save and accept them on load.
 std::vector<std::string> mtp_duplicate_names(const ModelConfig& c);

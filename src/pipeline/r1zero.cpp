@@ -11,7 +11,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "infer/session.h"
-#include "model/checkpoint.h"
+#include "model/model.h"
 #include "report/svg.h"
 #include "train/eval.h"
 #include "rl/grpo_stage.h"

@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/rng.h"
-#include "model/checkpoint.h"
+#include "model/model.h"
 
 namespace nanoseek {
 

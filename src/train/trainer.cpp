@@ -14,7 +14,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "core/safetensors.h"
-#include "model/checkpoint.h"
+#include "model/model.h"
 
 namespace nanoseek {
 namespace fs = std::filesystem;

@@ -11,7 +11,7 @@
 #include "core/error.h"
 #include "core/fs.h"
 #include "data/chat_pack.h"
-#include "model/checkpoint.h"
+#include "model/model.h"
 #include "tasks/problem_json.h"
 #include "test_util.h"
 
@@ -214,7 +214,7 @@ TEST(ChatPack, SegIdsIsolateSamplesInModelB1T24) {
   nlohmann::json cj = nlohmann::json::parse(read_file(test::source_dir() + "/configs/tiny.json"));
   cj["hidden_size"] = 32, cj["num_hidden_layers"] = 2, cj["intermediate_size"] = 64, cj["q_lora_rank"] = 16;
   Model m(parse_config(cj, "tiny"));
-  init_weights(m, 4);
+  m.init(4);
   std::vector<TokenizedSample> ss = {synthetic(1, 7), synthetic(2, 9), synthetic(3, 5)};
   for (auto& s : ss)
     for (auto& t : s.tokens) t = t % 500 + 2;

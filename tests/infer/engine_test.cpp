@@ -9,7 +9,7 @@
 #include "core/fs.h"
 #include "infer/engine.h"
 #include "infer/sampler.h"
-#include "model/checkpoint.h"
+#include "model/model.h"
 #include "ops/cross_entropy.h"
 #include "test_util.h"
 

@@ -69,7 +69,7 @@ void run_golden(const std::string& name) {
   double worst = 0;
   std::string worst_name;
   for (size_t i = 0; i < m->layout.specs.size(); ++i) {
-    const DenseTensorSpec& s = m->layout.specs[i];
+    const TensorSpec& s = m->layout.specs[i];
     const std::vector<float> ref = g.read_f32("grad." + s.name);
     ASSERT_EQ(int64_t(ref.size()), s.numel()) << s.name;
     const double e = norm_err(m->grads.data() + m->layout.offsets[i], ref.data(), ref.size());
@@ -249,13 +249,13 @@ TEST(DenseConfig, Errors_NameTheField) {
 
 TEST(DenseConfig, Names_HF_Layout_LlamaNoBias_TiedNoHead) {
   auto j = qwen_json();
-  DenseLayout q = dense_layout(parse_dense_config(j, "q"));
+  TensorLayout q = dense_layout(parse_dense_config(j, "q"));
   EXPECT_EQ(q.specs.front().name, "model.embed_tokens.weight");
   EXPECT_EQ(q.specs[3].name, "model.layers.0.self_attn.q_proj.bias");
   EXPECT_EQ(q.specs.back().name, "lm_head.weight");
   j["model_type"] = "llama";
   j["tie_word_embeddings"] = true;
-  DenseLayout l = dense_layout(parse_dense_config(j, "l"));
+  TensorLayout l = dense_layout(parse_dense_config(j, "l"));
   for (const auto& s : l.specs) EXPECT_EQ(s.name.find(".bias"), std::string::npos) << s.name;
   EXPECT_EQ(l.specs.back().name, "model.norm.weight");
   EXPECT_EQ(q.specs.size(), l.specs.size() + 1 + 3 * 2);
@@ -275,8 +275,8 @@ TEST(DenseConfig, RealR1DistillQwen1_5B_Parses_1777088000Params) {
   const DenseConfig c = parse_dense_config(j, "R1-Distill-Qwen-1.5B/config.json");
   EXPECT_EQ(c.head_dim, 128);
   EXPECT_TRUE(c.qkv_bias);
-  const DenseLayout lay = dense_layout(c);
-  EXPECT_EQ(lay.total, size_t(1777088000));
+  const TensorLayout lay = dense_layout(c);
+  EXPECT_EQ(lay.params, size_t(1777088000));
   EXPECT_EQ(lay.specs.size(), size_t(2 + 28 * 12 + 1));
   EXPECT_EQ(dense_config_json(c)["sliding_window"], 4096);   // unread fields survive a save
 }
@@ -305,12 +305,12 @@ TEST(DenseIo, SaveLoad_F32Exact_Bf16Rounded_ShardedSame) {
   auto m = load_dense_model(src);
   const auto tmp = std::filesystem::temp_directory_path() / ("dense_io_" + std::to_string(::getpid()));
   std::filesystem::remove_all(tmp);
-  save_dense_model(*m, (tmp / "f32").string());
+  m->save((tmp / "f32").string());
   EXPECT_EQ(load_dense_model((tmp / "f32").string())->params, m->params);
-  save_dense_model(*m, (tmp / "shard").string(), DType::F32, 8192);
+  m->save((tmp / "shard").string(), DType::F32, 8192);
   EXPECT_TRUE(file_exists((tmp / "shard" / "model.safetensors.index.json").string()));
   EXPECT_EQ(load_dense_model((tmp / "shard").string())->params, m->params);
-  save_dense_model(*m, (tmp / "bf16").string(), DType::BF16);
+  m->save((tmp / "bf16").string(), DType::BF16);
   auto mb = load_dense_model((tmp / "bf16").string());
   for (size_t i = 0; i < m->params.size(); ++i)
     ASSERT_EQ(mb->params[i], bf16_to_f32(f32_to_bf16(m->params[i]))) << i;
@@ -324,7 +324,7 @@ TEST(DenseIo, Load_ConfigWeightsMismatch_IsError) {
   const auto tmp = std::filesystem::temp_directory_path() / ("dense_bad_" + std::to_string(::getpid()));
   std::filesystem::remove_all(tmp);
   auto m = load_dense_model(golden_dir("qwen2_gqa_untied_packed"));
-  save_dense_model(*m, tmp.string());
+  m->save(tmp.string());
   nlohmann::json j = dense_config_json(m->cfg);
   j["model_type"] = "llama";
   write_file_atomic((tmp / "config.json").string(), j.dump());

@@ -9,7 +9,6 @@
 #include <cmath>
 
 #include "core/safetensors.h"
-#include "model/checkpoint.h"
 #include "model/model.h"
 #include "test_util.h"
 

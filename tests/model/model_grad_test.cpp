@@ -8,7 +8,6 @@
 
 #include <cmath>
 
-#include "model/checkpoint.h"
 #include "model/model.h"
 #include "test_util.h"
 
@@ -45,7 +44,7 @@ void run_case(const Case& cs) {
   for (const auto& [k, v] : cs.patch.items()) j[k] = v;  // plain assignment: null must stay null
   ModelConfig c = parse_config(j, cs.name);
   Model m(c);
-  init_weights(m, 7);
+  m.init(7);
   // non-trivial gains and biases so those gradients are exercised away from 1/0
   Rng r(3);
   for (size_t i = 0; i < m.layout.specs.size(); ++i) {
@@ -147,7 +146,7 @@ TEST(ModelGrad, V3_PerTokenSignedWeights) { run_case({"v3_weighted", nlohmann::j
 TEST(ModelGrad, WeightsOfOneOverCountEqualTheMean) {
   ModelConfig c = parse_config(tiny_json(), "tiny");
   Model m(c);
-  init_weights(m, 3);
+  m.init(3);
   const int64_t B = 2, T = 6;
   std::vector<int32_t> ids(B * T), tg(B * T);
   Rng r(5);

@@ -117,7 +117,7 @@ std::string make_teacher(const std::string& dir) {
                       {"rms_norm_eps", 1e-6}, {"tie_word_embeddings", true}};
   DenseModel m(parse_dense_config(j, "teacher"));
   m.init(3);
-  save_dense_model(m, dir);
+  m.save(dir);
   std::filesystem::copy_file(tk + "tokenizer.json", dir + "/tokenizer.json");
   std::filesystem::copy_file(tk + "tokenizer_config.json", dir + "/tokenizer_config.json");
   write_file_atomic(dir + "/eval.json", R"({"prompt_format": "plain", "tasks": ["add"]})");

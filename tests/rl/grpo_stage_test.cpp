@@ -9,7 +9,7 @@
 #include <filesystem>
 
 #include "core/fs.h"
-#include "model/checkpoint.h"
+#include "model/model.h"
 #include "core/rng.h"
 #include "rl/critic.h"
 #include "model/dense.h"
@@ -34,7 +34,7 @@ Fixture tiny(const std::string& name) {
   cj["vocab_size"] = 1024;
   cj["num_hidden_layers"] = 2;
   f.m = std::make_unique<Model>(parse_config(cj, "tiny"));
-  init_weights(*f.m, 3);
+  f.m->init(3);
   f.m->enable_grad();
   f.tok = Tokenizer::load(test::source_dir() + "/tests/golden/tokenizer/trained/");
   return f;
@@ -137,7 +137,7 @@ TEST(Critic, StartsAtZeroAndFitsReturns_B2_T8) {
   nlohmann::json cj = nlohmann::json::parse(read_file(test::source_dir() + "/configs/tiny.json"));
   cj["num_hidden_layers"] = 2;
   Model policy(parse_config(cj, "tiny"));
-  init_weights(policy, 4);
+  policy.init(4);
   Critic critic(policy, AdamWConfig{0.9, 0.95, 1e-8, 0.0}, 3e-3, 1.0);
   std::vector<int32_t> ids(16);
   for (int i = 0; i < 16; ++i) ids[size_t(i)] = 5 + 7 * i % 300;
@@ -166,7 +166,7 @@ TEST(Model, BackwardFromLogitsMatchesFiniteDifference_B2_T6) {
   cj["num_hidden_layers"] = 2;
   cj["first_k_dense_replace"] = 2;
   Model m(parse_config(cj, "tiny"));
-  init_weights(m, 6);
+  m.init(6);
   m.enable_grad();
   std::vector<int32_t> ids(12);
   for (int i = 0; i < 12; ++i) ids[size_t(i)] = 3 + 11 * i % 400;

@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
-#include "model/checkpoint.h"
+#include "model/model.h"
 #include "train/eval.h"
 #include "test_util.h"
 
@@ -38,8 +38,8 @@ TEST(Evaluate, EndToEndOnTinyRandomModel) {
   cj["vocab_size"] = 1024;
   ModelConfig c = parse_config(cj, "tiny");
   Model m(c);
-  init_weights(m, 1);
-  save_model(m, dir);
+  m.init(1);
+  m.save(dir);
   const std::string tk = test::source_dir() + "/tests/golden/tokenizer/trained/";
   std::filesystem::copy_file(tk + "tokenizer.json", dir + "/tokenizer.json");
   std::filesystem::copy_file(tk + "tokenizer_config.json", dir + "/tokenizer_config.json");

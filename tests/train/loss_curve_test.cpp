@@ -15,7 +15,7 @@
 
 #include "core/fs.h"
 #include "core/safetensors.h"
-#include "model/checkpoint.h"
+#include "model/model.h"
 #include "model/dense.h"
 #include "train/trainer.h"
 #include "test_util.h"

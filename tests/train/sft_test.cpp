@@ -12,7 +12,7 @@
 #include "core/fs.h"
 #include "test_util.h"
 #include "data/chat_data.h"
-#include "model/checkpoint.h"
+#include "model/model.h"
 #include "train/sft.h"
 #include "train/tiny_model_dir.h"
 

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "core/fs.h"
-#include "model/checkpoint.h"
+#include "model/model.h"
 #include "test_util.h"
 
 namespace nanoseek::test {
@@ -17,8 +17,8 @@ inline void make_tiny_model_dir(const std::string& dir, uint64_t seed, const std
   cj["vocab_size"] = 1024;  // the trained tokenizer has < 1024 ids
   cj["hidden_size"] = 48, cj["num_hidden_layers"] = 2, cj["intermediate_size"] = 96, cj["q_lora_rank"] = 32;
   Model m(parse_config(cj, "tiny"));
-  init_weights(m, seed);
-  save_model(m, dir);
+  m.init(seed);
+  m.save(dir);
   const std::string tk = source_dir() + "/tests/golden/tokenizer/trained/";
   for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
     std::filesystem::copy_file(tk + f, dir + "/" + f);

@@ -11,7 +11,7 @@
 #include "core/fs.h"
 #include "core/rng.h"
 #include "data/loader.h"
-#include "model/checkpoint.h"
+#include "model/model.h"
 #include "train/trainer.h"
 
 namespace nanoseek {
@@ -87,7 +87,7 @@ TEST(Trainer, ResumeIsBitIdentical_8steps_B2_T16_accum2) {
   const ModelConfig cfg = tiny_moe_config();
   // Straight run.
   Model a(cfg);
-  init_weights(a, 3);
+  a.init(3);
   LoaderStage sa(a, sh, 2, 16);
   Trainer ta(a, config(fresh_dir("straight"), 8), sa);
   ASSERT_TRUE(ta.run());
@@ -96,7 +96,7 @@ TEST(Trainer, ResumeIsBitIdentical_8steps_B2_T16_accum2) {
   const std::string dir = fresh_dir("halves");
   {
     Model b(cfg);
-    init_weights(b, 3);
+    b.init(3);
     LoaderStage sb(b, sh, 2, 16);
     Trainer tb(b, config(dir, 8), sb);
     EXPECT_FALSE(tb.run(4));
@@ -106,7 +106,7 @@ TEST(Trainer, ResumeIsBitIdentical_8steps_B2_T16_accum2) {
   ASSERT_TRUE(dir_exists(dir + "/ckpt-4"));
   EXPECT_FALSE(dir_exists(dir + "/ckpt-tmp"));
   Model c(cfg);
-  init_weights(c, 99);  // different init: everything must come from the checkpoint
+  c.init(99);  // different init: everything must come from the checkpoint
   LoaderStage sc(c, sh, 2, 16);
   Trainer tc(c, config(dir, 8), sc);
   EXPECT_EQ(tc.resume(), 4);
@@ -124,7 +124,7 @@ TEST(Trainer, ResumeIsBitIdentical_8steps_B2_T16_accum2) {
 TEST(Trainer, SigintSavesCheckpointAndStops_B2_T16) {
   const Shard sh = synthetic_shard(2000);
   Model m(tiny_moe_config());
-  init_weights(m, 1);
+  m.init(1);
   LoaderStage st(m, sh, 2, 16);
   st.interrupt_at = 2;  // Ctrl-C arrives during step 3's first micro-batch
   const std::string dir = fresh_dir("sigint");
@@ -149,7 +149,7 @@ TEST(Trainer, IncompleteCheckpointDirIsIgnored) {
 TEST(Trainer, BiasMovesAndLossFalls_B2_T16_20steps) {
   const Shard sh = synthetic_shard(400);  // ~12 windows: repeated data, the loss must fall clearly
   Model m(tiny_moe_config());
-  init_weights(m, 2);
+  m.init(2);
   LoaderStage st(m, sh, 2, 16);
   TrainConfig c = config(fresh_dir("falls"), 20);
   Trainer t(m, c, st);
