@@ -8,6 +8,20 @@
 
 namespace nanoseek {
 
+GrpoConfig::Agg parse_agg(const std::string& name) {
+  if (name == "sequence") return GrpoConfig::Agg::Sequence;
+  if (name == "token") return GrpoConfig::Agg::Token;
+  fail("grpo.agg: '{}' is not sequence or token", name);
+}
+const char* agg_name(GrpoConfig::Agg a) { return a == GrpoConfig::Agg::Token ? "token" : "sequence"; }
+
+RlAlgo parse_rl_algo(const std::string& name) {
+  if (name == "grpo") return RlAlgo::Grpo;
+  if (name == "ppo") return RlAlgo::Ppo;
+  fail("grpo.algo: '{}' is not grpo or ppo", name);
+}
+const char* rl_algo_name(RlAlgo a) { return a == RlAlgo::Ppo ? "ppo" : "grpo"; }
+
 std::vector<float> group_advantages(std::span<const float> rewards, int group_size, bool scale_by_std,
                                     double* frac_zero_std) {
   check(group_size > 0, "group_advantages: group_size must be > 0, got {}", group_size);

@@ -23,6 +23,7 @@
 #pragma once
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace nanoseek {
@@ -38,11 +39,19 @@ std::vector<float> group_advantages(std::span<const float> rewards, int group_si
 double frac_zero_std_groups(std::span<const float> rewards, int group_size);
 
 struct GrpoConfig {
-  enum class Agg { Sequence, Token };
+  enum class Agg { Sequence, Token };   // grpo.agg: "sequence" (the paper's 1/|o_i|) | "token" (DAPO)
   double eps_low = 0.2, eps_high = 0.2;  // clip(ρ, 1 − eps_low, 1 + eps_high)
   double beta = 0.0;                     // KL coefficient; 0 needs no reference log-probs
   Agg agg = Agg::Sequence;
 };
+
+// grpo.algo: the stage run_grpo builds — GRPO (group baseline) or PPO (critic + GAE baseline, rl/ppo_stage.h).
+enum class RlAlgo { Grpo, Ppo };
+RlAlgo parse_rl_algo(const std::string& name);          // Error naming grpo.algo and the valid names
+const char* rl_algo_name(RlAlgo a);
+
+GrpoConfig::Agg parse_agg(const std::string& name);   // Error naming grpo.agg and the valid names
+const char* agg_name(GrpoConfig::Agg a);
 
 // Token arrays are concatenated over S sequences: offsets[S+1], offsets[0] = 0, sequence s owns tokens
 // offsets[s] .. offsets[s+1) (its completion tokens, the prompt excluded). N = offsets[S].

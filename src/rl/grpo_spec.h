@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "rl/grpo.h"
 #include "train/trainer.h"
 
 namespace nanoseek {
@@ -26,9 +27,9 @@ struct GrpoSpec {
   double beta = 0.0;                       // KL coefficient (R1: 0.001); 0 drops the reference model
   double eps_low = 0.2, eps_high = 0.2;    // clip range (R1: 10 — effectively unclipped with μ = 1)
   bool scale_std = true;                   // A = (r − mean)/std; false: A = r − mean (Dr. GRPO)
-  std::string agg = "sequence";            // sequence (the paper's 1/|o_i|) or token (DAPO)
+  GrpoConfig::Agg agg = GrpoConfig::Agg::Sequence;   // sequence (the paper's 1/|o_i|) or token (DAPO)
   int64_t ref_reset_every = 0;             // copy the policy into the reference every N steps (R1: 400; 0 = never)
-  std::string algo = "grpo";                // grpo, or ppo (the critic baseline, rl/critic.h)
+  RlAlgo algo = RlAlgo::Grpo;              // grpo, or ppo (the critic baseline, rl/critic.h)
   double value_lr = 1e-4, value_clip = 0.2;  // PPO critic: learning rate, value clip ε_v
   double gae_gamma = 1.0, gae_lambda = 0.95; // PPO: GAE discount and λ
   std::vector<std::string> rewards{"accuracy", "format"};

@@ -36,7 +36,8 @@ PromptFormat model_prompt_format(const std::string& dir) {
 GrpoStage::GrpoStage(const GrpoSpec& s, LanguageModel& policy, Tokenizer tok, PromptFormat fmt, std::string init_dir,
                      std::string out_dir, bool quiet)
     : RlStage(s, policy, std::move(tok), fmt, std::move(init_dir), std::move(out_dir), quiet) {
-  check(s.algo == "grpo", "GrpoStage: grpo.algo is '{}' (run_grpo picks the stage from it)", s.algo);
+  check(s.algo == RlAlgo::Grpo, "GrpoStage: grpo.algo is '{}' (run_grpo picks the stage from it)",
+        rl_algo_name(s.algo));
 }
 
 MicroResult GrpoStage::micro_step(LanguageModel& m, int64_t step, int micro) {
@@ -71,8 +72,7 @@ namespace {
 // The stage grpo.algo names.
 std::unique_ptr<RlStage> make_rl_stage(const GrpoSpec& g, LanguageModel& m, const std::string& init,
                                        const std::string& out, bool quiet) {
-  check(g.algo == "grpo" || g.algo == "ppo", "grpo.algo: '{}' is not grpo or ppo", g.algo);
-  if (g.algo == "ppo")
+  if (g.algo == RlAlgo::Ppo)
     return std::make_unique<PpoStage>(g, m, Tokenizer::load(init), model_prompt_format(init), init, out, quiet);
   return std::make_unique<GrpoStage>(g, m, Tokenizer::load(init), model_prompt_format(init), init, out, quiet);
 }
@@ -99,8 +99,8 @@ GrpoRunResult run_grpo_with(LanguageModel& m, const GrpoSpec& g, const PretrainS
     fmt::print("grpo: {} from {} ({}) | {} prompts x G {} = {} samples/rollout, mu {} | {} micro-batches of {} rows | "
                "{} | beta {} eps [{}, {}] agg {} std-scaling {} | rewards {} | {} threads\n",
                fmt::join(g.tasks, ","), init, m.model_type(), g.prompts, g.group,
-               g.prompts * g.group, g.mu, stage.grad_accum(), g.micro_rows, g.algo,
-               g.beta, g.eps_low, g.eps_high, g.agg, g.scale_std,
+               g.prompts * g.group, g.mu, stage.grad_accum(), g.micro_rows, rl_algo_name(g.algo),
+               g.beta, g.eps_low, g.eps_high, agg_name(g.agg), g.scale_std,
                fmt::join(g.rewards, "+"), omp_get_max_threads());
     fmt::print("{}\n", stage.memory_plan());
   }

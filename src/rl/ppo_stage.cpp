@@ -19,7 +19,7 @@ double now_s() {
 PpoStage::PpoStage(const GrpoSpec& s, LanguageModel& policy, Tokenizer tok, PromptFormat fmt, std::string init_dir,
                    std::string out_dir, bool quiet)
     : RlStage(s, policy, std::move(tok), fmt, std::move(init_dir), std::move(out_dir), quiet) {
-  check(s.algo == "ppo", "PpoStage: grpo.algo is '{}' (run_grpo picks the stage from it)", s.algo);
+  check(s.algo == RlAlgo::Ppo, "PpoStage: grpo.algo is '{}' (run_grpo picks the stage from it)", rl_algo_name(s.algo));
   critic_ = std::make_unique<Critic>(policy, AdamWConfig{0.9, 0.95, 1e-8, 0.0}, s.value_lr, s.optim.clip);
 }
 

@@ -46,7 +46,6 @@ RlStage::RlStage(const GrpoSpec& s, LanguageModel& policy, Tokenizer tok, Prompt
         "grpo: prompts, group, micro_rows, mu and max_new_tokens must be > 0");
   check(s.prompts * s.group % s.micro_rows == 0, "grpo: micro_rows ({}) must divide prompts x group ({} x {} = {})",
         s.micro_rows, s.prompts, s.group, s.prompts * s.group);
-  check(s.agg == "sequence" || s.agg == "token", "grpo.agg: '{}' is not sequence or token", s.agg);
   check(s.beta >= 0 && s.eps_low >= 0 && s.eps_high >= 0, "grpo: beta, eps_low and eps_high must be >= 0");
   check(s.temperature > 0, "grpo.temperature must be > 0 (rollouts sample)");
   check(!s.tasks.empty(), "grpo.tasks is empty");
@@ -188,7 +187,7 @@ GrpoConfig RlStage::clip_config() const {
   GrpoConfig gc;
   gc.eps_low = s_.eps_low;
   gc.eps_high = s_.eps_high;
-  gc.agg = s_.agg == "token" ? GrpoConfig::Agg::Token : GrpoConfig::Agg::Sequence;
+  gc.agg = s_.agg;
   return gc;
 }
 

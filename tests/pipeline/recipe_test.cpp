@@ -121,6 +121,14 @@ TEST(Recipe, EnumsParsedAtLoadAndOneOptimizerSpecPerSection) {
                    "'cosine'?)"), std::string::npos) << e;
   EXPECT_NE(error_of([] { parse_recipe("[data]\npack = 3\n", "t.toml"); }).find("must be one of: docs, stream"),
             std::string::npos);
+  const Recipe g = parse_recipe("[grpo]\nalgo = \"ppo\"\nagg = \"token\"\n", "t.toml");
+  EXPECT_EQ(g.grpo.algo, RlAlgo::Ppo);
+  EXPECT_EQ(g.grpo.agg, GrpoConfig::Agg::Token);
+  EXPECT_NE(error_of([] { parse_recipe("[grpo]\nalgo = \"dpo\"\n", "t.toml"); }).find("is not one of: grpo, ppo"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_recipe("[grpo]\nagg = \"tokens\"\n", "t.toml"); })
+                .find("is not one of: sequence, token (did you mean 'token'?)"),
+            std::string::npos);
 }
 
 // A command's flags are its section's keys: same names (underscores as dashes, or the declared flag), defaults

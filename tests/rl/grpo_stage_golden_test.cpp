@@ -82,7 +82,7 @@ GrpoSpec spec_of(const json& g, const json& c) {
   s.max_new_tokens = 32;
   s.rewards = g["reward_names"].get<std::vector<std::string>>();
   s.reward_weights = c["reward_weights"].get<std::vector<double>>();
-  s.agg = c["agg"];
+  s.agg = parse_agg(c["agg"]);
   s.scale_std = c["scale_std"];
   s.eps_low = c["eps_low"];
   s.eps_high = c["eps_high"];

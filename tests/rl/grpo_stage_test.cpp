@@ -103,7 +103,7 @@ TEST(GrpoStage, MicroBatchesGiveTheSameUpdate_P2_G4) {
   Fixture a = tiny("nanoseek_grpo_t3a"), b = tiny("nanoseek_grpo_t3b");
   GrpoSpec s = small_spec();
   s.beta = 0.5;
-  s.agg = "token";
+  s.agg = GrpoConfig::Agg::Token;
   GrpoStage whole(s, *a.m, a.tok, PromptFormat::Plain, a.dir, a.dir, true);
   s.micro_rows = 2;
   GrpoStage split(s, *b.m, b.tok, PromptFormat::Plain, b.dir, b.dir, true);
