@@ -5,6 +5,9 @@
 #include <sys/wait.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -15,6 +18,25 @@
 namespace nanoseek::test {
 
 inline std::string source_dir() { return NANOSEEK_SOURCE_DIR; }
+
+// A fresh directory of this test's own (mkdtemp under ::testing::TempDir(), the build dir's test-tmp/), removed with
+// everything in it on destruction: two test processes (ctest -j) or two checkouts never share a path.
+struct ScratchDir {
+  std::string path;
+  explicit ScratchDir(const std::string& prefix = "nanoseek-test") {
+    std::filesystem::create_directories(::testing::TempDir());
+    std::string tmpl = ::testing::TempDir() + prefix + "-XXXXXX";
+    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed for " + tmpl);
+    path = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  std::string operator/(const std::string& name) const { return path + "/" + name; }
+};
 
 // Runs a shell command; returns its exit code (−1 if it did not exit normally) and stdout+stderr.
 inline std::pair<int, std::string> run_cmd(const std::string& cmd) {

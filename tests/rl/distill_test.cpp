@@ -136,7 +136,8 @@ std::string student_config(const std::string& path) {
 }  // namespace
 
 TEST(Distill, EndToEnd_RandomTeacher_FilterAll_Kd4_2Problems_x2_12Steps) {
-  const std::string root = (std::filesystem::temp_directory_path() / "nanoseek_distill_test").string();
+  const test::ScratchDir scratch("distill");
+  const std::string root = scratch.path;
   std::filesystem::remove_all(root);
   make_dirs(root);
   DistillOptions o;

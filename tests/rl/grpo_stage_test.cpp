@@ -22,14 +22,14 @@ namespace {
 struct Fixture {
   std::unique_ptr<Model> m;
   Tokenizer tok;
+  std::unique_ptr<test::ScratchDir> scratch;   // this fixture's own directory
   std::string dir;
 };
 
 Fixture tiny(const std::string& name) {
   Fixture f;
-  f.dir = (std::filesystem::temp_directory_path() / name).string();
-  std::filesystem::remove_all(f.dir);
-  make_dirs(f.dir);
+  f.scratch = std::make_unique<test::ScratchDir>(name);
+  f.dir = f.scratch->path;
   nlohmann::json cj = nlohmann::json::parse(read_file(test::source_dir() + "/configs/tiny.json"));
   cj["vocab_size"] = 1024;
   cj["num_hidden_layers"] = 2;
@@ -208,7 +208,8 @@ TEST(DenseGrpoStage, SamplerAgreesAndGradientIsFD_Qwen2_P2_G4) {
   DenseModel m(parse_dense_config(cj, "student"));
   m.init(7);
   m.enable_grad();
-  const std::string dir = (std::filesystem::temp_directory_path() / "nanoseek_dense_grpo").string();
+  const test::ScratchDir scratch("dense-grpo");
+  const std::string dir = scratch / "model";
   make_dirs(dir);
   GrpoSpec s = small_spec();
   s.beta = 0.5;

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "test_util.h"
+
 namespace {
 
 // Runs a shell command; returns {exit code, stdout}.
@@ -27,7 +29,8 @@ TEST(TasksCli, SampleThenVerifyRoundTrip) {
   ASSERT_EQ(rc, 0) << out;
   std::istringstream lines(out);
   std::string line;
-  auto path = std::filesystem::temp_directory_path() / "nanoseek_tasks_cli_test.jsonl";
+  const nanoseek::test::ScratchDir scratch("tasks-cli");
+  const std::string path = scratch / "completions.jsonl";
   std::ofstream file(path);
   int n = 0;
   while (std::getline(lines, line)) {
@@ -40,7 +43,7 @@ TEST(TasksCli, SampleThenVerifyRoundTrip) {
   }
   file.close();
   EXPECT_EQ(n, 5);
-  auto [vrc, verdicts] = run(bin + " tasks verify --in " + path.string() + " 2>/dev/null");
+  auto [vrc, verdicts] = run(bin + " tasks verify --in " + path + " 2>/dev/null");
   ASSERT_EQ(vrc, 0);
   std::istringstream vl(verdicts);
   for (int i = 0; std::getline(vl, line); ++i)

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "core/fs.h"
+#include "../test_util.h"
 #include "test_util.h"
 
 using namespace nanoseek;
@@ -19,8 +20,15 @@ struct CliRun {
 };
 
 // Runs a shell command line, capturing stdout (stderr goes to a file we append to out after "\n--stderr--\n").
+// This process's scratch directory: ctest -j runs the tests of this file as parallel processes, and a shared
+// stderr file made them read each other's output (15 failures in 40 runs of `ctest -R TokenizerCli -j2`).
+const test::ScratchDir& scratch() {
+  static const test::ScratchDir d("tokenizer-cli");
+  return d;
+}
+
 CliRun run_cli(const std::string& cmd) {
-  std::string err_path = testing::TempDir() + "/nanoseek_cli_stderr.txt";
+  std::string err_path = scratch() / "stderr.txt";
   FILE* p = popen((cmd + " 2>" + err_path).c_str(), "r");
   CliRun r{-1, ""};
   if (!p) return r;
@@ -33,7 +41,7 @@ CliRun run_cli(const std::string& cmd) {
 }
 
 std::string write_tmp(const std::string& name, const std::string& text) {
-  std::string path = testing::TempDir() + "/" + name;
+  std::string path = scratch() / name;
   write_file_atomic(path, text);
   return path;
 }
@@ -78,7 +86,7 @@ TEST(TokenizerCli, BadLinesExitOneNamingTheLine) {
 }
 
 TEST(TokenizerCli, TrainWritesLoadableTokenizer) {
-  std::string out = testing::TempDir() + "/nanoseek_cli_trained";
+  std::string out = scratch() / "trained";
   std::filesystem::remove_all(out);
   CliRun r = run_cli(kBin + " tokenizer train --corpus " + test::golden_dir() + "/train_corpus.txt --vocab-size 1024 --out " +
               out);

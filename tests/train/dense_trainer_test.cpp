@@ -68,7 +68,8 @@ TEST(DenseTrainer, AdamWSpans_DecayMatricesOnly_Qwen2Untied) {
 }
 
 TEST(DenseTrainer, ResumeIsBitIdentical_8steps_B2_T7_accum2_LossFalls) {
-  const std::string root = (std::filesystem::temp_directory_path() / "nanoseek_dense_trainer_test").string();
+  const test::ScratchDir scratch("dense-trainer");
+  const std::string root = scratch.path;
   std::filesystem::remove_all(root);
   auto a = student();
   FixedDenseStage sa(*a, 2, 7);

@@ -32,8 +32,8 @@ TEST(Evaluate, PassAtKEqualsCombinatorialFormula) {
 }
 
 TEST(Evaluate, EndToEndOnTinyRandomModel) {
-  const std::string dir = (std::filesystem::temp_directory_path() / "nanoseek_eval_test").string();
-  std::filesystem::remove_all(dir);
+  const test::ScratchDir scratch("eval");
+  const std::string dir = scratch / "model";
   nlohmann::json cj = nlohmann::json::parse(read_file(test::source_dir() + "/configs/tiny.json"));
   cj["vocab_size"] = 1024;
   ModelConfig c = parse_config(cj, "tiny");
