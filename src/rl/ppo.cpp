@@ -74,6 +74,16 @@ void whiten(std::span<float> x) {
   double ss = 0;
   for (float v : x) ss += (v - mean) * (v - mean);
   const double sd = std::sqrt(ss / double(n - 1));
+  // A spread at float rounding level is noise, not signal (equal rewards with a β > 0 KL term differing only in
+  // ~1e-7 rounding): dividing by it would turn the noise into unit advantages. Such a rollout carries no signal,
+  // as a GRPO group of equal rewards does: every advantage 0.
+  double rms = 0;
+  for (float v : x) rms += double(v) * v;
+  rms = std::sqrt(rms / double(n));
+  if (sd <= 1e-6 * rms) {   // ~10 float ulps of the values
+    std::fill(x.begin(), x.end(), 0.f);
+    return;
+  }
   for (float& v : x) v = float((v - mean) / (sd + 1e-8));
 }
 

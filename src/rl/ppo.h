@@ -6,7 +6,8 @@
 // Departures from the paper: (1) the per-token KL penalty folded into the reward uses the k1 estimator
 // log π_old − log π_ref (as DeepSeekMath eq 2 writes it); (2) the value after the last token is 0 (the sequence
 // ended: no bootstrap from a truncation); (3) whitening uses the sample std (Bessel), like group_advantages, with
-// eps 1e-8 in the denominator and the mean NOT added back; (4) the value loss is 0.5·max((V−R)², (V_clip−R)²)
+// eps 1e-8 in the denominator and the mean NOT added back, and a spread below 1e-6 of the values' rms (float
+// rounding noise) gives all-zero advantages instead of amplified noise; (4) the value loss is 0.5·max((V−R)², (V_clip−R)²)
 // averaged over all tokens of the batch (token mean), V_clip = V_old + clip(V − V_old, −ε_v, ε_v).
 #pragma once
 #include <cstdint>

@@ -113,6 +113,18 @@ TEST(PpoWhiten, ZeroMeanUnitSampleStd_N5) {
   EXPECT_THROW(whiten(one), Error);
 }
 
+// Regression: equal rewards with a small KL term differ only by float rounding (~1e-7); whitening divided that
+// noise by its own std and gave the policy ±1 advantages out of nothing. They are zero now; a real spread of the
+// same magnitude relative to zero-mean values is still whitened.
+TEST(PpoWhiten, RoundingNoiseGivesZeroAdvantages_RealSpreadStillWhitened) {
+  std::vector<float> x{0.5f, 0.5f + 6e-8f, 0.5f - 6e-8f, 0.5f, 0.5f + 6e-8f};
+  whiten(x);
+  for (float e : x) EXPECT_EQ(e, 0.f);
+  std::vector<float> y{1e-3f, -1e-3f, 2e-3f, 0.f};   // small, zero-mean: the whole signal
+  whiten(y);
+  EXPECT_NEAR(y[2], 1.161886, 1e-4);
+}
+
 TEST(PpoErrors, BadShapesThrow) {
   std::vector<int64_t> off{0, 2};
   std::vector<float> r{0, 1}, v{0}, a(2), ret(2);
