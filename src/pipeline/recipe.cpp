@@ -5,7 +5,9 @@
 #include <fmt/ranges.h>
 
 #include <filesystem>
+#include <cmath>
 #include <functional>
+#include <limits>
 #include <set>
 #include <toml++/toml.h>
 
@@ -43,7 +45,19 @@ struct Field {
   std::vector<std::string> names;
   std::function<void(void*, const std::string&)> parse;
   std::function<std::string(const void*)> show;
+  // Numeric keys: the valid range, inclusive (checked at load, on --set and for flags; numbers must be finite).
+  double lo = -std::numeric_limits<double>::infinity(), hi = std::numeric_limits<double>::infinity();
 };
+
+// A numeric key's valid range: at_least(F(...), 1), in_range(F(...), 0, 1).
+Field at_least(Field f, double lo) {
+  f.lo = lo;
+  return f;
+}
+Field in_range(Field f, double lo, double hi) {
+  f.lo = lo, f.hi = hi;
+  return f;
+}
 
 Field field(const char* key, Kind kind, std::function<void*(Recipe&)> ref, const char* help, const char* paper = "",
             const char* flag = nullptr) {
@@ -69,152 +83,152 @@ Field enum_field(const char* key, std::function<void*(Recipe&)> ref, std::vector
                      "LR schedule after warmup", __VA_ARGS__)
 // The optimizer keys (train/trainer.h OptimSpec) of one section, bound to `spec`.
 #define OPTIM(section, spec)                                                                                      \
-  F(section ".lr", F64, spec.lr, "peak learning rate"), F(section ".min_lr", F64, spec.min_lr, "final learning rate"), \
-      F(section ".warmup", I64, spec.warmup, "linear warmup steps"),                                              \
+  at_least(F(section ".lr", F64, spec.lr, "peak learning rate"), 0), at_least(F(section ".min_lr", F64, spec.min_lr, "final learning rate"), 0), \
+      at_least(F(section ".warmup", I64, spec.warmup, "linear warmup steps"), -1),                                              \
       SCHEDULE(section, spec.schedule, ""),                                                                       \
-      F(section ".decay_frac", F64, spec.decay_frac, "wsd: share of steps in the final decay"),                   \
-      F(section ".weight_decay", F64, spec.weight_decay, "AdamW decoupled weight decay (not on norms, biases)",  \
-        "V3: 0.1"),                                                                                               \
-      F(section ".beta1", F64, spec.beta1, "AdamW beta1", "V3: 0.9"),                                             \
-      F(section ".beta2", F64, spec.beta2, "AdamW beta2", "V3: 0.95"),                                            \
-      F(section ".eps", F64, spec.eps, "AdamW epsilon"),                                                          \
-      F(section ".clip", F64, spec.clip, "global gradient-norm clip (0 = off)", "V3: 1.0")
+      in_range(F(section ".decay_frac", F64, spec.decay_frac, "wsd: share of steps in the final decay"), 0, 1),                   \
+      at_least(F(section ".weight_decay", F64, spec.weight_decay, "AdamW decoupled weight decay (not on norms, biases)", \
+                 "V3: 0.1"), 0),                                                                                               \
+      in_range(F(section ".beta1", F64, spec.beta1, "AdamW beta1", "V3: 0.9"), 0, 0.999999),                                             \
+      in_range(F(section ".beta2", F64, spec.beta2, "AdamW beta2", "V3: 0.95"), 0, 0.999999),                                            \
+      at_least(F(section ".eps", F64, spec.eps, "AdamW epsilon"), 0),                                                          \
+      at_least(F(section ".clip", F64, spec.clip, "global gradient-norm clip (0 = off)", "V3: 1.0"), 0)
 const std::vector<Field>& fields() {
   static const std::vector<Field> f = {
       F("data.tasks", StrList, data.tasks, "tasks to render (add, add-zh, mul, countdown)"),
       F("data.task_weights", F64List, data.task_weights, "sampling weight per task (default uniform)"),
       F("data.levels", StrList, data.levels, "difficulty levels to include (default all)"),
-      F("data.bare", F64, data.bare, "share of bare-answer solutions"),
-      F("data.short", F64, data.short_, "share of short-reasoning solutions"),
-      F("data.long", F64, data.long_, "share of long step-by-step solutions"),
-      F("data.selfcheck", F64, data.selfcheck, "share of solutions that catch and fix a slip"),
-      F("data.wrong", F64, data.wrong, "share of wrong solutions"),
-      F("data.train_docs", I64, data.train_docs, "training documents"),
-      F("data.val_docs", I64, data.val_docs, "validation documents (val split: disjoint problems)"),
+      in_range(F("data.bare", F64, data.bare, "share of bare-answer solutions"), 0, 1),
+      in_range(F("data.short", F64, data.short_, "share of short-reasoning solutions"), 0, 1),
+      in_range(F("data.long", F64, data.long_, "share of long step-by-step solutions"), 0, 1),
+      in_range(F("data.selfcheck", F64, data.selfcheck, "share of solutions that catch and fix a slip"), 0, 1),
+      in_range(F("data.wrong", F64, data.wrong, "share of wrong solutions"), 0, 1),
+      at_least(F("data.train_docs", I64, data.train_docs, "training documents"), 1),
+      at_least(F("data.val_docs", I64, data.val_docs, "validation documents (val split: disjoint problems)"), 0),
       F("data.seed", U64, data.seed, "corpus seed"),
       F("data.tokenizer", Str, data.tokenizer, "existing tokenizer dir (default: train one)"),
-      F("data.vocab_size", I64, data.vocab_size, "vocabulary of the trained tokenizer"),
-      F("data.tokenizer_docs", I64, data.tokenizer_docs, "documents the BPE trainer sees"),
+      at_least(F("data.vocab_size", I64, data.vocab_size, "vocabulary of the trained tokenizer"), 1),
+      at_least(F("data.tokenizer_docs", I64, data.tokenizer_docs, "documents the BPE trainer sees"), 1),
       F("data.corpus", Str, corpus, "prebuilt corpus dir (default: build into OUT/corpus)"),
       enum_field<PromptFormat>("data.format", REF(format), {"r1-zero", "plain"},
                                [](const std::string& v) { return parse_prompt_format(v); }, prompt_format_name,
                                "document/prompt format"),
       enum_field<Pack>("data.pack", REF(pack), {"docs", "stream"}, parse_pack, pack_name,
                        "rows of whole documents (docs) or a cut stream (stream)"),
-      F("train.steps", I64, steps, "optimizer steps"),
-      F("train.batch_size", I64, batch_size, "sequences per micro-batch (B)"),
-      F("train.seq_len", I64, seq_len, "tokens per sequence (T)"),
-      F("train.grad_accum", I64, grad_accum, "micro-batches per optimizer step"),
+      at_least(F("train.steps", I64, steps, "optimizer steps"), 1),
+      at_least(F("train.batch_size", I64, batch_size, "sequences per micro-batch (B)"), 1),
+      at_least(F("train.seq_len", I64, seq_len, "tokens per sequence (T)"), 1),
+      at_least(F("train.grad_accum", I64, grad_accum, "micro-batches per optimizer step"), 1),
       OPTIM("train", optim),
-      F("train.gamma", F64, gamma, "aux-loss-free router bias speed (0 = off)", "V3: 0.001"),
-      F("train.gamma_until", F64, gamma_until, "share of steps with gamma on", "V3: 14.3T of 14.8T tokens"),
-      F("train.alpha", F64, alpha, "sequence-wise balance loss weight (0 = off)", "V3: 0.0001"),
-      F("train.mtp_lambda", F64, mtp_lambda, "MTP loss weight (0 = off)", "V3: 0.3, then 0.1"),
+      at_least(F("train.gamma", F64, gamma, "aux-loss-free router bias speed (0 = off)", "V3: 0.001"), 0),
+      in_range(F("train.gamma_until", F64, gamma_until, "share of steps with gamma on", "V3: 14.3T of 14.8T tokens"), 0, 1),
+      at_least(F("train.alpha", F64, alpha, "sequence-wise balance loss weight (0 = off)", "V3: 0.0001"), 0),
+      at_least(F("train.mtp_lambda", F64, mtp_lambda, "MTP loss weight (0 = off)", "V3: 0.3, then 0.1"), 0),
       F("train.seed", U64, seed, "init + data order seed"),
-      F("train.log_every", I64, log_every, "progress line period (steps)"),
-      F("train.ckpt_every", I64, ckpt_every, "checkpoint period (0 = end / Ctrl-C only)"),
-      F("train.keep_ckpts", I64, keep_ckpts, "checkpoints kept"),
-      F("train.threads", I64, threads, "OpenMP threads (0 = OMP_NUM_THREADS / all)"),
-      F("eval.every", I64, eval_every, "evaluation period (0 = end only)"),
-      F("eval.val_batches", I64, val_batches, "validation batches (B x T tokens each)"),
-      F("eval.problems_per_level", I64, problems_per_level, "held-out problems per task and level (0 = skip)"),
-      F("eval.max_new_tokens", I64, max_new_tokens, "greedy generation budget"),
+      at_least(F("train.log_every", I64, log_every, "progress line period (steps)"), 1),
+      at_least(F("train.ckpt_every", I64, ckpt_every, "checkpoint period (0 = end / Ctrl-C only)"), 0),
+      at_least(F("train.keep_ckpts", I64, keep_ckpts, "checkpoints kept"), 1),
+      at_least(F("train.threads", I64, threads, "OpenMP threads (0 = OMP_NUM_THREADS / all)"), 0),
+      at_least(F("eval.every", I64, eval_every, "evaluation period (0 = end only)"), 0),
+      at_least(F("eval.val_batches", I64, val_batches, "validation batches (B x T tokens each)"), 0),
+      at_least(F("eval.problems_per_level", I64, problems_per_level, "held-out problems per task and level (0 = skip)"), 0),
+      at_least(F("eval.max_new_tokens", I64, max_new_tokens, "greedy generation budget"), 1),
       F("eval.tasks", StrList, eval_tasks, "tasks to evaluate (default data.tasks)"),
       F("eval.levels", StrList, eval_levels, "levels to evaluate (default all)"),
       F("grpo.init", Str, grpo.init, "model dir to start from (r1zero: default OUT/base/final)"),
       F("grpo.tasks", StrList, grpo.tasks, "tasks the prompts come from"),
       F("grpo.task_weights", F64List, grpo.task_weights, "sampling weight per task (default uniform)"),
       F("grpo.levels", StrList, grpo.levels, "levels sampled uniformly (default all)"),
-      F("grpo.steps", I64, grpo.steps, "optimizer steps"),
-      F("grpo.prompts", I64, grpo.prompts, "prompts per rollout", "R1: 32"),
-      F("grpo.group", I64, grpo.group, "outputs per prompt (G)", "R1: 16"),
-      F("grpo.micro_rows", I64, grpo.micro_rows, "sequences per forward/backward (divides prompts*group)"),
-      F("grpo.mu", I64, grpo.mu, "optimizer steps per rollout (mu)", "R1: 1"),
+      at_least(F("grpo.steps", I64, grpo.steps, "optimizer steps"), 1),
+      at_least(F("grpo.prompts", I64, grpo.prompts, "prompts per rollout", "R1: 32"), 1),
+      at_least(F("grpo.group", I64, grpo.group, "outputs per prompt (G)", "R1: 16"), 1),
+      at_least(F("grpo.micro_rows", I64, grpo.micro_rows, "sequences per forward/backward (divides prompts*group)"), 1),
+      at_least(F("grpo.mu", I64, grpo.mu, "optimizer steps per rollout (mu)", "R1: 1"), 1),
       OPTIM("grpo", grpo.optim),
-      F("grpo.temperature", F64, grpo.temperature, "rollout sampling temperature", "R1: 1.0"),
-      F("grpo.top_p", F64, grpo.top_p, "rollout nucleus mass"),
-      F("grpo.max_new_tokens", I64, grpo.max_new_tokens, "rollout length budget", "R1: 32768"),
-      F("grpo.beta", F64, grpo.beta, "KL coefficient (0 = no reference model)", "R1: 0.001"),
-      F("grpo.eps_low", F64, grpo.eps_low, "clip 1 - eps_low", "R1: 10"),
-      F("grpo.eps_high", F64, grpo.eps_high, "clip 1 + eps_high", "R1: 10"),
+      at_least(F("grpo.temperature", F64, grpo.temperature, "rollout sampling temperature", "R1: 1.0"), 0),
+      in_range(F("grpo.top_p", F64, grpo.top_p, "rollout nucleus mass"), 0, 1),
+      at_least(F("grpo.max_new_tokens", I64, grpo.max_new_tokens, "rollout length budget", "R1: 32768"), 1),
+      at_least(F("grpo.beta", F64, grpo.beta, "KL coefficient (0 = no reference model)", "R1: 0.001"), 0),
+      at_least(F("grpo.eps_low", F64, grpo.eps_low, "clip 1 - eps_low", "R1: 10"), 0),
+      at_least(F("grpo.eps_high", F64, grpo.eps_high, "clip 1 + eps_high", "R1: 10"), 0),
       F("grpo.scale_std", Bool, grpo.scale_std, "divide advantages by the group std", "R1: true"),
       enum_field<GrpoConfig::Agg>("grpo.agg", REF(grpo.agg), {"sequence", "token"}, parse_agg, agg_name,
                                   "loss averaging: per sequence then mean (sequence) or over all tokens (token)",
                                   "R1: sequence"),
-      F("grpo.ref_reset_every", I64, grpo.ref_reset_every, "copy policy into the reference every N steps (0 = never)",
-        "R1: 400"),
+      at_least(F("grpo.ref_reset_every", I64, grpo.ref_reset_every, "copy policy into the reference every N steps (0 = never)",
+        "R1: 400"), 0),
       enum_field<RlAlgo>("grpo.algo", REF(grpo.algo), {"grpo", "ppo"}, parse_rl_algo, rl_algo_name,
                          "grpo, or ppo (critic + GAE baseline)"),
-      F("grpo.value_lr", F64, grpo.value_lr, "ppo: critic learning rate"),
-      F("grpo.value_clip", F64, grpo.value_clip, "ppo: value clip"),
-      F("grpo.gae_gamma", F64, grpo.gae_gamma, "ppo: GAE discount"),
-      F("grpo.gae_lambda", F64, grpo.gae_lambda, "ppo: GAE lambda"),
+      at_least(F("grpo.value_lr", F64, grpo.value_lr, "ppo: critic learning rate"), 0),
+      at_least(F("grpo.value_clip", F64, grpo.value_clip, "ppo: value clip"), 0),
+      in_range(F("grpo.gae_gamma", F64, grpo.gae_gamma, "ppo: GAE discount"), 0, 1),
+      in_range(F("grpo.gae_lambda", F64, grpo.gae_lambda, "ppo: GAE lambda"), 0, 1),
       F("grpo.rewards", StrList, grpo.rewards, "reward functions (accuracy, format, language)"),
       F("grpo.reward_weights", F64List, grpo.reward_weights, "weight per reward function (default 1)"),
-      F("grpo.gamma", F64, grpo.gamma, "aux-loss-free router bias speed during RL (0 = frozen)"),
+      at_least(F("grpo.gamma", F64, grpo.gamma, "aux-loss-free router bias speed during RL (0 = frozen)"), 0),
       F("grpo.seed", U64, grpo.seed, "prompt and sampling seed"),
-      F("grpo.log_every", I64, grpo.log_every, "progress line period (steps)"),
-      F("grpo.log_completions_every", I64, grpo.log_completions_every, "sample completions to completions.jsonl every N steps"),
-      F("grpo.eval_every", I64, grpo.eval_every, "periodic eval on validation problems (0 = off)"),
-      F("grpo.eval_problems", I64, grpo.eval_problems, "periodic eval: problems per level"),
-      F("grpo.eval_k", I64, grpo.eval_k, "periodic eval: samples per problem"),
-      F("sft.steps", I64, sft.steps, "optimizer steps (0 = from sft.epochs)"),
-      F("sft.epochs", F64, sft.epochs, "epochs over the training samples when steps is 0", "R1: 2 (800K samples)"),
-      F("sft.batch_size", I64, sft.batch_size, "rows per micro-batch"),
-      F("sft.seq_len", I64, sft.seq_len, "tokens per row (longer samples are truncated)"),
-      F("sft.grad_accum", I64, sft.grad_accum, "micro-batches per optimizer step"),
+      at_least(F("grpo.log_every", I64, grpo.log_every, "progress line period (steps)"), 1),
+      at_least(F("grpo.log_completions_every", I64, grpo.log_completions_every, "sample completions to completions.jsonl every N steps"), 0),
+      at_least(F("grpo.eval_every", I64, grpo.eval_every, "periodic eval on validation problems (0 = off)"), 0),
+      at_least(F("grpo.eval_problems", I64, grpo.eval_problems, "periodic eval: problems per level"), 0),
+      at_least(F("grpo.eval_k", I64, grpo.eval_k, "periodic eval: samples per problem"), 1),
+      at_least(F("sft.steps", I64, sft.steps, "optimizer steps (0 = from sft.epochs)"), 0),
+      at_least(F("sft.epochs", F64, sft.epochs, "epochs over the training samples when steps is 0", "R1: 2 (800K samples)"), 0),
+      at_least(F("sft.batch_size", I64, sft.batch_size, "rows per micro-batch"), 1),
+      at_least(F("sft.seq_len", I64, sft.seq_len, "tokens per row (longer samples are truncated)"), 1),
+      at_least(F("sft.grad_accum", I64, sft.grad_accum, "micro-batches per optimizer step"), 1),
       OPTIM("sft", sft.optim),
-      F("sft.mtp_lambda", F64, sft.mtp_lambda, "MTP loss weight (0 = main head only)"),
-      F("sft.gamma", F64, sft.gamma, "aux-loss-free router bias speed (0 = keep the pretrained biases)"),
+      at_least(F("sft.mtp_lambda", F64, sft.mtp_lambda, "MTP loss weight (0 = main head only)"), 0),
+      at_least(F("sft.gamma", F64, sft.gamma, "aux-loss-free router bias speed (0 = keep the pretrained biases)"), 0),
       F("sft.rendering", Str, sft.rendering, "auto | plain | r1-zero | template | template:NAME"),
-      F("sft.val_fraction", F64, sft.val_fraction, "share of samples held out for val_loss"),
-      F("sft.threads", I64, sft.threads, "OpenMP threads (0 = default)"),
+      in_range(F("sft.val_fraction", F64, sft.val_fraction, "share of samples held out for val_loss"), 0, 1),
+      at_least(F("sft.threads", I64, sft.threads, "OpenMP threads (0 = default)"), 0),
       F("sft.seed", U64, sft.seed, "held-out split and shuffling seed"),
-      F("sft.log_every", I64, sft.log_every, "progress line period (steps)"),
-      F("sft.eval_every", I64, sft.eval_every, "val_loss period (0 = at the end)"),
-      F("sft.ckpt_every", I64, sft.ckpt_every, "checkpoint period (0 = at the end / Ctrl-C)"),
-      F("sft.keep_ckpts", I64, sft.keep_ckpts, "checkpoints kept"),
+      at_least(F("sft.log_every", I64, sft.log_every, "progress line period (steps)"), 1),
+      at_least(F("sft.eval_every", I64, sft.eval_every, "val_loss period (0 = at the end)"), 0),
+      at_least(F("sft.ckpt_every", I64, sft.ckpt_every, "checkpoint period (0 = at the end / Ctrl-C)"), 0),
+      at_least(F("sft.keep_ckpts", I64, sft.keep_ckpts, "checkpoints kept"), 1),
       F("distill.task", Str, distill.task, "task the training problems come from (add, add-zh, mul, countdown)"),
       F("distill.levels", StrList, distill.levels, "levels (default all)"),
-      F("distill.problems", I64, distill.problems, "training problems per level"),
-      F("distill.k", I32, distill.k, "teacher samples per problem"),
-      F("distill.temperature", F32, distill.temperature, "teacher sampling temperature", "R1: 0.6"),
-      F("distill.top_p", F32, distill.top_p, "teacher nucleus mass", "R1: 0.95"),
-      F("distill.max_new_tokens", I32, distill.max_new_tokens, "maximum completion tokens", "", "max-tokens"),
+      at_least(F("distill.problems", I64, distill.problems, "training problems per level"), 1),
+      at_least(F("distill.k", I32, distill.k, "teacher samples per problem"), 1),
+      at_least(F("distill.temperature", F32, distill.temperature, "teacher sampling temperature", "R1: 0.6"), 0),
+      in_range(F("distill.top_p", F32, distill.top_p, "teacher nucleus mass", "R1: 0.95"), 0, 1),
+      at_least(F("distill.max_new_tokens", I32, distill.max_new_tokens, "maximum completion tokens", "", "max-tokens"), 1),
       F("distill.format", Str, distill.format, "prompt format r1-zero | plain (default: the teacher's eval.json)"),
       F("distill.filter", Str, distill.filter, "correct (accuracy and format) | all"),
-      F("distill.kd_topk", I32, distill.kd_topk, "teacher top-k log-probs per position for KD (0 = SFT only)",
-        "R1: 0 (SFT only)"),
-      F("distill.kd_weight", F64, distill.kd_weight, "weight of the KD term"),
-      F("distill.steps", I64, distill.steps, "optimizer steps"),
-      F("distill.batch_size", I64, distill.batch_size, "samples per micro-batch", "", "batch"),
-      F("distill.grad_accum", I64, distill.grad_accum, "micro-batches per step", "", "accum"),
+      at_least(F("distill.kd_topk", I32, distill.kd_topk, "teacher top-k log-probs per position for KD (0 = SFT only)",
+        "R1: 0 (SFT only)"), 0),
+      at_least(F("distill.kd_weight", F64, distill.kd_weight, "weight of the KD term"), 0),
+      at_least(F("distill.steps", I64, distill.steps, "optimizer steps"), 1),
+      at_least(F("distill.batch_size", I64, distill.batch_size, "samples per micro-batch", "", "batch"), 1),
+      at_least(F("distill.grad_accum", I64, distill.grad_accum, "micro-batches per step", "", "accum"), 1),
       OPTIM("distill", distill.optim),
-      F("distill.eval_problems", I64, distill.eval_problems, "test problems per level for student/teacher pass@1"),
-      F("distill.max_batch", I64, distill.max_batch, "teacher engine slots", "", "engine-batch"),
+      at_least(F("distill.eval_problems", I64, distill.eval_problems, "test problems per level for student/teacher pass@1"), 0),
+      at_least(F("distill.max_batch", I64, distill.max_batch, "teacher engine slots", "", "engine-batch"), 1),
       F("distill.seed", U64, distill.seed, "problem, sampling and init seed"),
-      F("r1.cold_start_n", I64, cold_start_n, "cold-start SFT samples (task suite reasoning renders)"),
+      at_least(F("r1.cold_start_n", I64, cold_start_n, "cold-start SFT samples (task suite reasoning renders)"), 0),
       F("r1.cold_start_styles", StrList, cold_start_styles, "cold-start solution styles"),
-      F("r1.sft_steps", I64, sft_steps, "SFT steps (0 = sft_epochs)"),
-      F("r1.sft_epochs", F64, sft_epochs, "SFT epochs when sft_steps = 0"),
-      F("r1.sft_lr", F64, sft_lr, "SFT learning rate"),
-      F("r1.sft_batch", I64, sft_batch, "SFT rows per step"),
-      F("r1.sft_seq_len", I64, sft_seq_len, "SFT row length"),
-      F("r1.rl1_steps", I64, rl1_steps, "reasoning RL steps (0 = grpo.steps)"),
-      F("r1.rejection_problems", I64, rejection_problems, "rejection sampling: problems per level"),
-      F("r1.rejection_k", I64, rejection_k, "rejection sampling: samples per problem"),
-      F("r1.rejection_temperature", F64, rejection_temperature, "rejection sampling: temperature"),
+      at_least(F("r1.sft_steps", I64, sft_steps, "SFT steps (0 = sft_epochs)"), 0),
+      at_least(F("r1.sft_epochs", F64, sft_epochs, "SFT epochs when sft_steps = 0"), 0),
+      at_least(F("r1.sft_lr", F64, sft_lr, "SFT learning rate"), 0),
+      at_least(F("r1.sft_batch", I64, sft_batch, "SFT rows per step"), 1),
+      at_least(F("r1.sft_seq_len", I64, sft_seq_len, "SFT row length"), 1),
+      at_least(F("r1.rl1_steps", I64, rl1_steps, "reasoning RL steps (0 = grpo.steps)"), 0),
+      at_least(F("r1.rejection_problems", I64, rejection_problems, "rejection sampling: problems per level"), 0),
+      at_least(F("r1.rejection_k", I64, rejection_k, "rejection sampling: samples per problem"), 1),
+      at_least(F("r1.rejection_temperature", F64, rejection_temperature, "rejection sampling: temperature"), 0),
       F("r1.rl2_tasks", StrList, rl2_tasks, "all-round RL tasks (default grpo.tasks)"),
       F("r1.rl2_levels", StrList, rl2_levels,
         "all-round RL levels (default: every level of rl2_tasks when set, else grpo.levels)"),
       F("r1.rl2_rewards", StrList, rl2_rewards, "all-round RL rewards (default grpo.rewards)"),
-      F("r1.rl2_steps", I64, rl2_steps, "all-round RL steps (0 = grpo.steps)"),
+      at_least(F("r1.rl2_steps", I64, rl2_steps, "all-round RL steps (0 = grpo.steps)"), 0),
       F("r1zero.base_recipe", Str, r1_base_recipe, "recipe pretraining the base model (default this file)"),
       F("r1zero.task", Str, r1_task, "task evaluated before and after RL (default grpo.tasks[0])"),
       F("r1zero.levels", StrList, r1_levels, "levels evaluated (default all)"),
-      F("r1zero.problems", I64, r1_problems, "held-out test problems per level"),
-      F("r1zero.k", I64, r1_k, "samples per problem (pass@1 over k, pass@k, cons@k)"),
-      F("r1zero.max_new_tokens", I64, r1_max_new_tokens, "generation budget (0 = grpo.max_new_tokens)"),
+      at_least(F("r1zero.problems", I64, r1_problems, "held-out test problems per level"), 0),
+      at_least(F("r1zero.k", I64, r1_k, "samples per problem (pass@1 over k, pass@k, cons@k)"), 1),
+      at_least(F("r1zero.max_new_tokens", I64, r1_max_new_tokens, "generation budget (0 = grpo.max_new_tokens)"), 0),
   };
   return f;
 }
@@ -278,8 +292,25 @@ void set_model_key(Recipe& r, const std::string& key, const toml::node& v, const
   r.model_inline[key] = j;
 }
 
+std::string range_text(const Field& f) {
+  if (std::isinf(f.hi)) return fmt::format(">= {}", f.lo);
+  return fmt::format("in [{}, {}]", f.lo, f.hi);
+}
+
+// A number read into a numeric key: finite and in the key's range, or an Error naming the key and the range.
+void check_number(const Field& f, double x, const std::string& where) {
+  check(std::isfinite(x), "{}: '{}' = {} must be a finite number", where, f.key, x);
+  check(x >= f.lo && x <= f.hi, "{}: '{}' = {} must be {}", where, f.key, x, range_text(f));
+}
+
 void set_field(Recipe& r, const Field& f, const toml::node& v, const std::string& where) {
   void* p = f.ref(r);
+  if (f.kind == Kind::I64 || f.kind == Kind::U64 || f.kind == Kind::I32 || f.kind == Kind::F64 || f.kind == Kind::F32)
+    if (auto x = v.value<double>()) check_number(f, *x, where);
+  if (f.kind == Kind::F64List)
+    if (auto a = v.as_array())
+      for (const auto& e : *a)
+        if (auto x = e.value<double>()) check_number(f, *x, where);
   auto bad = [&]() { fail("{}: '{}' must be {}", where, f.key, kind_name(f.kind)); };
   switch (f.kind) {
     case Kind::I64: {
@@ -501,6 +532,7 @@ std::vector<SectionFlag> section_flags(const std::string& section) {
     sf.help = f.help;
     if (f.kind == Kind::Enum) sf.help += fmt::format(" ({})", fmt::join(f.names, " | "));
     if (f.kind == Kind::StrList || f.kind == Kind::F64List) sf.help += " (comma-separated)";
+    if (!std::isinf(f.lo) || !std::isinf(f.hi)) sf.help += " (" + range_text(f) + ")";
     if (*f.paper) sf.help += fmt::format(" [{}]", f.paper);
     sf.default_value = value_string(f, defaults);
     switch (f.kind) {

@@ -48,6 +48,7 @@ RlStage::RlStage(const GrpoSpec& s, LanguageModel& policy, Tokenizer tok, Prompt
         s.micro_rows, s.prompts, s.group, s.prompts * s.group);
   check(s.beta >= 0 && s.eps_low >= 0 && s.eps_high >= 0, "grpo: beta, eps_low and eps_high must be >= 0");
   check(s.temperature > 0, "grpo.temperature must be > 0 (rollouts sample)");
+  check(s.log_every >= 1, "grpo.log_every ({}) must be >= 1", s.log_every);
   check(!s.tasks.empty(), "grpo.tasks is empty");
   check(s.task_weights.empty() || s.task_weights.size() == s.tasks.size(),
         "grpo.task_weights has {} entries for {} tasks", s.task_weights.size(), s.tasks.size());

@@ -90,6 +90,11 @@ void check_train_config(const TrainConfig& c) {
   check(!c.out_dir.empty(), "trainer: out_dir is empty");
   check(c.steps > 0 && c.grad_accum > 0, "trainer: steps ({}) and grad_accum ({}) must be > 0", c.steps,
         c.grad_accum);
+  // log_every 0 was a division by zero (SIGFPE) in every training command; recipes refuse it at load, this guards
+  // the callers that build a TrainConfig themselves.
+  check(c.log_every >= 1, "trainer: log_every ({}) must be >= 1", c.log_every);
+  check(c.eval_every >= 0 && c.ckpt_every >= 0, "trainer: eval_every ({}) and ckpt_every ({}) must be >= 0",
+        c.eval_every, c.ckpt_every);
 }
 }  // namespace
 
