@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/safetensors.h"
 
 namespace nanoseek {
 
@@ -40,6 +41,29 @@ ValueLossOut Critic::accumulate(const Batch& b, std::span<const int64_t> pos, st
   for (size_t k = 0; k < pos.size(); ++k) dlogits[size_t(pos[k] * V)] = float(double(dv[k]) * scale);
   m_->backward_from_logits(x, *ws_, dlogits.data());
   return out;
+}
+
+void Critic::save(const std::string& path) const {
+  const auto p = m_->param_buffer();
+  const std::vector<int64_t> shape{int64_t(p.size())};
+  const int64_t t = opt_.t;
+  const TensorWrite w[] = {{"params", DType::F32, shape, p.data()},
+                           {"exp_avg", DType::F32, shape, opt_.m.data()},
+                           {"exp_avg_sq", DType::F32, shape, opt_.v.data()},
+                           {"adam_t", DType::I64, {1}, &t}};
+  write_safetensors(path, w);
+}
+
+void Critic::load(const std::string& path) {
+  const Checkpoint ck = Checkpoint::open(path);
+  const auto p = m_->param_buffer();
+  const std::vector<int64_t> shape{int64_t(p.size())};
+  ck.read_f32("params", shape, p.data());
+  ck.read_f32("exp_avg", shape, opt_.m.data());
+  ck.read_f32("exp_avg_sq", shape, opt_.v.data());
+  const auto t = ck.read_i64("adam_t");
+  check(t.size() == 1 && t[0] >= 0, "{}: adam_t must be one non-negative integer", path);
+  opt_.t = t[0];
 }
 
 void Critic::step(int64_t accum) {

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "model/language_model.h"
@@ -38,6 +39,10 @@ class Critic {
   // AdamW step on the accumulated gradient (÷ accum, global-norm clip), then zero it.
   void step(int64_t accum);
   size_t bytes() const;  // params + grads + Adam moments
+  // Weights, AdamW moments and step count in one safetensors file (a PPO checkpoint's critic.safetensors), so a
+  // resumed run continues with the critic it stopped with.
+  void save(const std::string& path) const;
+  void load(const std::string& path);
   size_t workspace_bytes() const { return ws_ ? ws_->bytes : 0; }
 
  private:

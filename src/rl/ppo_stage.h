@@ -14,8 +14,8 @@
 //     update on a rollout uses the values, advantages and returns computed when it was sampled.
 //  3. The value loss is a token mean over the whole rollout, clipped with grpo.value_clip; the critic's AdamW
 //     (lr grpo.value_lr, betas 0.9/0.95, no weight decay) clips its gradient norm with grpo.clip like the policy.
-//  4. The critic is not stored in checkpoints: a --resume restarts it as at the start of the run (the initial
-//     policy's weights, value head zeroed, fresh AdamW moments).
+//  4. The critic (weights, AdamW moments, step count) is stored in each checkpoint as critic.safetensors and read
+//     back on --resume; final/ holds the policy only.
 //  5. The KL penalty's reference is GRPO's (rl/rl_stage.h departure 5): kept only when β > 0, reset every
 //     ref_reset_every steps.
 #pragma once
@@ -35,6 +35,8 @@ class PpoStage : public RlStage {
            std::string out_dir, bool quiet);
   ~PpoStage() override;
   MicroResult micro_step(LanguageModel& m, int64_t step, int micro) override;
+  void save_resume_files(const std::string& ckpt_dir) const override { critic_->save(ckpt_dir + "/critic.safetensors"); }
+  void load_resume_files(const std::string& ckpt_dir) override { critic_->load(ckpt_dir + "/critic.safetensors"); }
 
  private:
   // advantages: the critic's values, per-token rewards, GAE whitened over the rollout, and the value targets

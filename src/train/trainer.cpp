@@ -115,6 +115,7 @@ void Trainer::save_checkpoint() {
   const std::string tmp = c_.out_dir + "/ckpt-tmp";
   fs::remove_all(tmp);
   save_final(tmp);
+  stage_.save_resume_files(tmp);
   const std::vector<int64_t> shape{int64_t(opt_.m.size())};
   const TensorWrite moments[] = {{"exp_avg", DType::F32, shape, opt_.m.data()},
                                  {"exp_avg_sq", DType::F32, shape, opt_.v.data()}};
@@ -148,6 +149,7 @@ int64_t Trainer::resume() {
   opt_.t = st.at("adam_t").get<int64_t>();
   tokens_seen_ = st.at("tokens_seen").get<int64_t>();
   elapsed_ = st.at("elapsed_s").get<double>();
+  stage_.load_resume_files(dir);
   stage_.restore(st.at("stage"));
   truncate_metrics(c_.out_dir + "/metrics.jsonl", step_);
   if (!c_.quiet) fmt::print("resumed from {} (step {}, {} tokens seen)\n", dir, step_, tokens_seen_);

@@ -73,6 +73,10 @@ class TrainStage {
   virtual void restore(const nlohmann::json&) {}
   // Extra files written into every checkpoint and final directory (e.g. the tokenizer).
   virtual void save_extra(const std::string& dir) const {}
+  // State a resume needs that lives in files of the checkpoint only (PPO: the critic's weights and moments); read
+  // back by resume() before restore().
+  virtual void save_resume_files(const std::string& ckpt_dir) const {}
+  virtual void load_resume_files(const std::string& ckpt_dir) {}
 };
 
 class Trainer {

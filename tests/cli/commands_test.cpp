@@ -195,6 +195,9 @@ TEST_P(Commands, GrpoAndPpoRunOnThePolicy) {
     ASSERT_EQ(steps.size(), 2u) << algo;
     EXPECT_EQ(steps.back().contains("value_loss"), std::string(algo) == "ppo") << algo;
     EXPECT_EQ(json::parse(read_file(out + "/final/config.json"))["model_type"], GetParam().model_type) << algo;
+    // PPO's checkpoints carry the critic (a resume continues it); GRPO has none, and final/ is the policy alone.
+    EXPECT_EQ(file_exists(out + "/ckpt-2/critic.safetensors"), std::string(algo) == "ppo") << algo;
+    EXPECT_FALSE(file_exists(out + "/final/critic.safetensors")) << algo;
   }
 }
 
