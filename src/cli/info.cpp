@@ -8,6 +8,7 @@
 
 #include "cli/command.h"
 #include "core/error.h"
+#include "core/json_io.h"
 #include "core/fs.h"
 #include "model/language_model.h"
 
@@ -30,8 +31,8 @@ std::string human(double n) {
 int run_info(const InfoOpts& o) {
   const std::string path = dir_exists(o.config) ? o.config + "/config.json" : o.config;
   check(file_exists(path), "--config {}: no such file", o.config);
-  const auto cj = nlohmann::json::parse(read_file(path), nullptr, false);
-  check(!cj.is_discarded() && cj.is_object(), "{}: not a valid JSON object", path);
+  const auto cj = read_json_file(path);
+  check(cj.is_object(), "{}: not a JSON object", path);
   const ModelSummary m = summarize_config(cj, path, o.ctx);
   // bytes per token over all layers at 2 bytes per value (bf16)
   const int64_t cache_bytes = 2 * m.cache_values_per_token_layer * m.layers;

@@ -7,6 +7,7 @@
 
 #include "cli/command.h"
 #include "core/error.h"
+#include "core/json_io.h"
 #include "core/fs.h"
 #include "model/language_model.h"
 
@@ -22,8 +23,8 @@ int run_init(const InitOpts& o) {
   check(o.dtype == "f32" || o.dtype == "bf16", "--dtype must be f32 or bf16, got '{}'", o.dtype);
   const std::string path = dir_exists(o.config) ? o.config + "/config.json" : o.config;
   check(file_exists(path), "--config {}: no such file", o.config);
-  const auto j = nlohmann::json::parse(read_file(path), nullptr, false);
-  check(!j.is_discarded() && j.is_object(), "{}: not a valid JSON object", path);
+  const auto j = read_json_file(path);
+  check(j.is_object(), "{}: not a JSON object", path);
   const ModelSummary ms = summarize_config(j, path, 1);
   const double gib = double(ms.total_params + ms.mtp_params) * 4 / double(1 << 30);
   check(gib < 64, "{}: {:.0f} GiB of fp32 parameters will not fit in memory; `init` is for small configs "

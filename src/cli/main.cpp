@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <cstdlib>
 #include <vector>
 
@@ -52,6 +53,11 @@ int main(int argc, char** argv) {
   } catch (const nanoseek::Error& e) {
     std::fprintf(stderr, "nanoseek: error: %s\n", e.what());
     return 1;
+  } catch (const nlohmann::json::exception& e) {
+    // A JSON value some reader did not type-check: say what nlohmann says (which field type was wrong) instead of
+    // "internal error"; rc 2 still marks it as our bug (every reader should have named the file and field).
+    std::fprintf(stderr, "nanoseek: error: unchecked JSON value: %s\n", e.what());
+    return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "nanoseek: internal error: %s\n", e.what());
     return 2;

@@ -16,6 +16,7 @@
 
 #include "cli/command.h"
 #include "core/error.h"
+#include "core/json_io.h"
 #include "data/chat_data.h"
 #include "tasks/problem_json.h"
 #include "tasks/task.h"
@@ -81,8 +82,7 @@ int run_verify(const VerifyOpts& o) {
   for (int lineno = 1; std::getline(in, line); ++lineno) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     std::string where = fmt::format("{} line {}", name, lineno);
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-    check(!j.is_discarded(), "{}: not valid JSON", where);
+    nlohmann::json j = parse_json_line(line, where);
     if (j.is_object() && !j.contains("task") && !o.task.empty()) j["task"] = o.task;
     Problem p = problem_from_json(j, where);
     check(j.contains("completion") && j["completion"].is_string(), "{}: missing string field 'completion'", where);

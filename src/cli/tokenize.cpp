@@ -9,6 +9,7 @@
 
 #include "cli/command.h"
 #include "core/error.h"
+#include "core/json_io.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
 
@@ -33,12 +34,7 @@ int run_tokenize(const TokenizeOpts& o) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     std::string where = fmt::format("{} line {}", name, lineno);
     unicode::check_utf8(line, where);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      fail("{}: invalid JSON at byte {}: {}", where, e.byte, e.what());
-    }
+    const nlohmann::json j = parse_json_line(line, where);
     check(j.is_object() && j.contains("text") && j["text"].is_string(), "{}: expected an object with a string \"text\"",
           where);
     std::string text = j["text"].get<std::string>();

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_io.h"
 #include "core/fs.h"
 #include "core/safetensors.h"
 
@@ -68,12 +69,7 @@ Checkpoint Checkpoint::open(const std::string& path) {
     }
   }
 
-  json index;
-  try {
-    index = json::parse(read_file(index_path));
-  } catch (const json::exception& e) {
-    fail("{}: not valid JSON: {}", index_path, e.what());
-  }
+  const json index = read_json_file(index_path);
   check(index.is_object() && index.contains("weight_map") && index["weight_map"].is_object(),
         "{}: expected an object with an object field 'weight_map'", index_path);
   const json& wm = index["weight_map"];
@@ -120,6 +116,9 @@ void Checkpoint::read_f32(std::string_view name, std::span<const int64_t> expect
   const TensorView& t = get(name);
   if (!std::equal(t.shape.begin(), t.shape.end(), expected_shape.begin(), expected_shape.end()))
     fail("{}: tensor '{}' has shape {}, expected {}", label_, name, shape_str(t.shape), shape_str(expected_shape));
+  // An integer tensor here is a wrong file, not weights: converting its values (or its bits) would load garbage.
+  check(dtype_is_float(t.dtype), "{}: tensor '{}' has dtype {}, expected a float dtype (F32, BF16, F16, F8_E4M3, F64)",
+        label_, name, dtype_name(t.dtype));
   if (t.dtype == DType::F8_E4M3 && ends_with(name, ".weight")) {
     const std::string scale_name = std::string(name) + "_scale_inv";
     check(has(scale_name), "{}: FP8 tensor '{}' has no scale tensor '{}'", label_, name, scale_name);

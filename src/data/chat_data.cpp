@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/json_io.h"
 #include "core/fs.h"
 #include "core/rng.h"
 #include "tasks/problem_json.h"
@@ -42,8 +43,7 @@ std::vector<ChatSample> parse_chat_jsonl(std::string_view text, const std::strin
     at = end + 1;
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
     const std::string where = fmt::format("{} line {}", label, lineno);
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-    check(!j.is_discarded(), "{}: not valid JSON", where);
+    nlohmann::json j = parse_json_line(line, where);
     check(j.is_object(), "{}: expected a JSON object, got {}", where, j.type_name());
     check(j.contains("messages"), "{}: missing field 'messages'", where);
     const auto& ms = j["messages"];
@@ -104,8 +104,8 @@ ChatRendering rendering_for_model(const std::string& dir, const Tokenizer& tok, 
   if (name != "auto") return parse_rendering(name, tok);
   const std::string ev = dir + "/eval.json";
   if (file_exists(ev)) {
-    const auto j = nlohmann::json::parse(read_file(ev), nullptr, false);
-    check(!j.is_discarded() && j.is_object(), "{}: not a JSON object", ev);
+    const auto j = read_json_file(ev);
+    check(j.is_object(), "{}: not a JSON object", ev);
     // One of our own models: its pretraining prompt format, never a template it has not seen.
     check(j.contains("prompt_format") && j["prompt_format"].is_string(), "{}: field 'prompt_format' is missing or "
           "not a string (a model pretrained before it was recorded?); pass --rendering plain, r1-zero or template "

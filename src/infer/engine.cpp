@@ -65,6 +65,7 @@ std::vector<Completion> Engine::generate(const GenerateRequest& req) {
   check(n >= 1, "generate: n (samples per prompt) must be >= 1, got {}", n);
   check(n <= E.plan.slots, "generate: n = {} samples per prompt exceeds the engine batch of {} slots", n, E.plan.slots);
   check(req.sampling.stop_strings.empty() || req.detokenize, "generate: stop strings need a detokenize function");
+  check_sampling(req.sampling);
   for (size_t p = 0; p < req.prompts.size(); ++p) {
     check(!req.prompts[p].empty(), "generate: prompt {} is empty", p);
     check(int64_t(req.prompts[p].size()) < max_len, "generate: prompt {} has {} tokens; the engine holds {} in total",

@@ -29,6 +29,11 @@ struct SamplingParams {
   int64_t vocab_limit = 0;  // sample only ids < vocab_limit (the tokenizer's size; 0 = every id of the model)
 };
 
+// An Error naming the option unless temperature is finite and >= 0, top_p finite and in (0, 1], top_k >= 0 and
+// max_new_tokens >= 0. Engine::generate checks every request with it (so every command does); a NaN temperature
+// used to make every comparison false and end each sample after one token.
+void check_sampling(const SamplingParams& sp);
+
 struct Completion {
   int prompt_index = 0;             // which prompt
   int sample_index = 0;             // which of its n samples
@@ -87,6 +92,7 @@ SamplingParams protocol_sampling(const Options& o, int64_t vocab_limit, std::vec
   sp.seed = o.seed;
   sp.vocab_limit = vocab_limit;
   sp.stop_ids = std::move(stop_ids);
+  check_sampling(sp);
   return sp;
 }
 // The completion's tokens without the stop token that ended it (a final id in stop_ids).

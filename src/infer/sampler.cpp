@@ -4,7 +4,18 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/error.h"
+
 namespace nanoseek {
+
+void check_sampling(const SamplingParams& sp) {
+  check(std::isfinite(sp.temperature) && sp.temperature >= 0,
+        "sampling: temperature (--temperature) must be a finite number >= 0 (0 = greedy), got {}", sp.temperature);
+  check(std::isfinite(sp.top_p) && sp.top_p > 0 && sp.top_p <= 1,
+        "sampling: top_p (--top-p) must be in (0, 1], got {}", sp.top_p);
+  check(sp.top_k >= 0, "sampling: top_k (--top-k) must be >= 0 (0 = off), got {}", sp.top_k);
+  check(sp.max_new_tokens >= 0, "sampling: max_new_tokens (--max-tokens) must be >= 0, got {}", sp.max_new_tokens);
+}
 
 Sampled sample_token(const float* logits, int64_t V, const SamplingParams& sp, Rng& rng, std::vector<float>& prob,
                      std::vector<int32_t>& order) {

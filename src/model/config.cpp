@@ -7,6 +7,8 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/json_io.h"
+#include "model/counts.h"
 
 namespace nanoseek {
 
@@ -37,51 +39,51 @@ const std::set<std::string> kKnown = {
     "max_position_embeddings", "bos_token_id", "eos_token_id", "initializer_range", "aux_loss_alpha",
     "num_key_value_heads", "attention_bias", "hidden_act"};
 
+// Typed field reads; every message names the file (label) and the field (prefix + key, e.g. 'rope_scaling.type').
 struct Reader {
   const json& j;
   const std::string& label;
+  std::string prefix;   // "" at the top level, "rope_scaling." inside it
 
+  std::string field(const char* k) const { return prefix + k; }
+  bool has(const char* k) const { return j.contains(k) && !j[k].is_null(); }
   const json& need(const char* k) const {
     auto it = j.find(k);
-    if (it == j.end()) fail("{}: required field '{}' is missing", label, k);
+    if (it == j.end()) fail("{}: required field '{}' is missing", label, field(k));
     return *it;
   }
   int64_t integer(const char* k, int64_t min) const {
-    const json& v = need(k);
-    check(v.is_number_integer(), "{}: field '{}' must be an integer, got {}", label, k, v.dump());
-    int64_t x = v.get<int64_t>();
-    check(x >= min, "{}: field '{}' must be >= {}, got {}", label, k, min, x);
+    int64_t x = json_as_int(need(k), label, field(k));
+    check(x >= min, "{}: field '{}' must be >= {}, got {}", label, field(k), min, x);
     return x;
   }
-  int64_t integer_or(const char* k, int64_t min, int64_t def) const {
-    return j.contains(k) && !j[k].is_null() ? integer(k, min) : def;
-  }
+  int64_t integer_or(const char* k, int64_t min, int64_t def) const { return has(k) ? integer(k, min) : def; }
   double number(const char* k, double min_exclusive) const {
     const json& v = need(k);
-    check(v.is_number(), "{}: field '{}' must be a number, got {}", label, k, v.dump());
+    check(v.is_number(), "{}: field '{}' must be a number, got {}", label, field(k), json_brief(v));
     double x = v.get<double>();
-    check(std::isfinite(x) && x > min_exclusive, "{}: field '{}' must be > {}, got {}", label, k, min_exclusive, x);
+    check(std::isfinite(x) && x > min_exclusive, "{}: field '{}' must be > {}, got {}", label, field(k),
+          min_exclusive, x);
     return x;
   }
   bool boolean(const char* k) const {
     const json& v = need(k);
-    check(v.is_boolean(), "{}: field '{}' must be true or false, got {}", label, k, v.dump());
+    check(v.is_boolean(), "{}: field '{}' must be true or false, got {}", label, field(k), json_brief(v));
     return v.get<bool>();
   }
   std::string string(const char* k) const {
     const json& v = need(k);
-    check(v.is_string(), "{}: field '{}' must be a string, got {}", label, k, v.dump());
+    check(v.is_string(), "{}: field '{}' must be a string, got {}", label, field(k), json_brief(v));
     return v.get<std::string>();
   }
 };
 
 YarnScaling parse_yarn(const json& r, const std::string& label) {
-  check(r.is_object(), "{}: 'rope_scaling' must be null or an object, got {}", label, r.dump());
-  std::string type = r.contains("type") ? r["type"].get<std::string>()
-                     : r.contains("rope_type") ? r["rope_type"].get<std::string>() : "";
+  check(r.is_object(), "{}: field 'rope_scaling' must be null or an object, got {}", label, json_brief(r));
+  Reader rd{r, label, "rope_scaling."};
+  std::string type = r.contains("type") ? rd.string("type") : r.contains("rope_type") ? rd.string("rope_type") : "";
   check(type == "yarn", "{}: rope_scaling.type '{}' is not supported (only \"yarn\", or rope_scaling: null)", label, type);
-  std::string sub = label + " rope_scaling";
-  Reader rd{r, sub};
+  const std::string& sub = label;
   YarnScaling y;
   y.factor = rd.number("factor", 0);
   y.original_max_position_embeddings = rd.integer("original_max_position_embeddings", 1);
@@ -89,8 +91,9 @@ YarnScaling parse_yarn(const json& r, const std::string& label) {
   y.beta_slow = rd.number("beta_slow", 0);
   y.mscale = rd.number("mscale", -1e300);
   // HF: mscale_all_dim absent or 0 means "no softmax-scale correction".
-  y.mscale_all_dim = r.contains("mscale_all_dim") && !r["mscale_all_dim"].is_null() ? rd.number("mscale_all_dim", -1e300) : 0.0;
-  check(y.beta_fast > y.beta_slow, "{}: beta_fast ({}) must exceed beta_slow ({})", sub, y.beta_fast, y.beta_slow);
+  y.mscale_all_dim = rd.has("mscale_all_dim") ? rd.number("mscale_all_dim", -1e300) : 0.0;
+  check(y.beta_fast > y.beta_slow, "{}: rope_scaling.beta_fast ({}) must exceed rope_scaling.beta_slow ({})", sub,
+        y.beta_fast, y.beta_slow);
   return y;
 }
 
@@ -98,7 +101,7 @@ YarnScaling parse_yarn(const json& r, const std::string& label) {
 
 ModelConfig parse_config(const json& j, const std::string& label) {
   check(j.is_object(), "{}: config must be a JSON object", label);
-  Reader rd{j, label};
+  Reader rd{j, label, ""};
   ModelConfig c;
   c.model_type = rd.string("model_type");
   check(c.model_type == "deepseek_v3" || c.model_type == "deepseek_v2",
@@ -170,31 +173,31 @@ ModelConfig parse_config(const json& j, const std::string& label) {
   c.bos_token_id = rd.integer_or("bos_token_id", 0, -1);
   c.eos_token_id = rd.integer_or("eos_token_id", 0, -1);
   c.initializer_range = j.contains("initializer_range") ? rd.number("initializer_range", 0) : 0.02;
-  c.aux_loss_alpha = j.contains("aux_loss_alpha") ? j["aux_loss_alpha"].get<double>() : 0.001;
+  c.aux_loss_alpha = rd.has("aux_loss_alpha") ? rd.number("aux_loss_alpha", -1e300) : 0.001;
+  check(c.aux_loss_alpha >= 0, "{}: field 'aux_loss_alpha' must be >= 0, got {}", label, c.aux_loss_alpha);
 
   // MLA has no grouped-KV: num_key_value_heads is unused, but a value that is not n_heads signals a misread config.
   if (j.contains("num_key_value_heads") && !j["num_key_value_heads"].is_null())
     check(j["num_key_value_heads"] == c.num_attention_heads,
           "{}: num_key_value_heads ({}) must equal num_attention_heads ({}) for MLA", label,
-          j["num_key_value_heads"].dump(), c.num_attention_heads);
+          json_brief(j["num_key_value_heads"]), c.num_attention_heads);
   if (j.contains("attention_bias"))
     check(j["attention_bias"] == false, "{}: attention_bias=true is not supported (DeepSeek linears have no bias)", label);
   if (j.contains("hidden_act"))
-    check(j["hidden_act"] == "silu", "{}: hidden_act {} is not supported (silu)", label, j["hidden_act"].dump());
+    check(j["hidden_act"] == "silu", "{}: hidden_act {} is not supported (silu)", label, json_brief(j["hidden_act"]));
+  // Unknown fields are kept verbatim. They came through parse_json, so they are at most kJsonMaxDepth deep and
+  // copying them (and re-dumping them in save_config) is bounded.
   for (const auto& [k, v] : j.items())
     if (!kKnown.count(k)) c.extra[k] = v;
+  // The counts with checked 64-bit arithmetic: a config whose parameters overflow (or whose fp32 bytes do) is an
+  // Error naming the field, before anything builds a tensor layout or allocates.
+  count_model(c, 0, label);
   return c;
 }
 
 ModelConfig load_config(const std::string& path) {
   std::string file = std::filesystem::is_directory(path) ? path + "/config.json" : path;
-  json j;
-  try {
-    j = json::parse(read_file(file));
-  } catch (const json::parse_error& e) {
-    fail("{}: invalid JSON: {}", file, e.what());
-  }
-  return parse_config(j, file);
+  return parse_config(read_json_file(file), file);
 }
 
 json config_to_json(const ModelConfig& c) {
@@ -250,6 +253,7 @@ json config_to_json(const ModelConfig& c) {
   return j;
 }
 
+// Indented: `extra` is at most kJsonMaxDepth deep (parse_json's cap), so indentation adds a bounded amount per line.
 void save_config(const ModelConfig& c, const std::string& path) {
   write_file_atomic(path, config_to_json(c).dump(2) + "\n");
 }

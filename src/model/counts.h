@@ -1,7 +1,8 @@
-// Analytic model figures for `nanoseek info`: parameter counts, KV-cache sizes and FLOPs, from the tensor registry
-// (so they can never drift from what the model actually allocates).
+// Analytic model figures for `nanoseek info`: parameter counts, KV-cache sizes and FLOPs, in closed form from the
+// config with checked 64-bit arithmetic (tests/model/counts_test.cpp holds them equal to the tensor registry's).
 #pragma once
 #include <cstdint>
+#include <string>
 
 #include "model/config.h"
 
@@ -24,6 +25,8 @@ struct ModelCounts {
   double attention_flops_per_token = 0;
 };
 
-ModelCounts count_model(const ModelConfig& c, int64_t ctx);
+// An overflow anywhere (counts, the fp32 bytes of the parameter buffer, cache bytes) is an Error naming the fields,
+// prefixed by `label` (the config file). parse_config calls it, so a parsed config's counts always fit.
+ModelCounts count_model(const ModelConfig& c, int64_t ctx, const std::string& label = "config");
 
 }  // namespace nanoseek

@@ -6,8 +6,10 @@
 #include <cstring>
 #include <set>
 
+#include "core/checked_math.h"
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/json_io.h"
 #include "core/parallel.h"
 #include "ops/attention.h"
 #include "ops/linear.h"
@@ -44,21 +46,20 @@ struct DReader {
   }
   int64_t integer(const char* k) const {
     const json& v = need(k);
-    check(v.is_number_integer(), "{}: field '{}' must be an integer, got {}", label, k, v.dump());
-    const int64_t x = v.get<int64_t>();
+    const int64_t x = json_as_int(v, label, k);
     check(x >= 1, "{}: field '{}' must be >= 1, got {}", label, k, x);
     return x;
   }
   double positive(const char* k) const {
     const json& v = need(k);
-    check(v.is_number(), "{}: field '{}' must be a number, got {}", label, k, v.dump());
+    check(v.is_number(), "{}: field '{}' must be a number, got {}", label, k, json_brief(v));
     const double x = v.get<double>();
     check(std::isfinite(x) && x > 0, "{}: field '{}' must be > 0, got {}", label, k, x);
     return x;
   }
   bool boolean(const char* k) const {
     const json& v = need(k);
-    check(v.is_boolean(), "{}: field '{}' must be true or false, got {}", label, k, v.dump());
+    check(v.is_boolean(), "{}: field '{}' must be true or false, got {}", label, k, json_brief(v));
     return v.get<bool>();
   }
   bool has(const char* k) const { return j.contains(k) && !j[k].is_null(); }
@@ -72,7 +73,7 @@ DenseConfig parse_dense_config(const json& j, const std::string& label) {
   DenseConfig c;
   const json& mt = r.need("model_type");
   check(mt.is_string() && is_dense_model_type(mt.get<std::string>()),
-        "{}: field 'model_type' must be \"qwen2\" or \"llama\" for a dense model, got {}", label, mt.dump());
+        "{}: field 'model_type' must be \"qwen2\" or \"llama\" for a dense model, got {}", label, json_brief(mt));
   c.model_type = mt.get<std::string>();
   c.vocab_size = r.integer("vocab_size");
   c.hidden_size = r.integer("hidden_size");
@@ -98,9 +99,11 @@ DenseConfig parse_dense_config(const json& j, const std::string& label) {
         "{}: num_attention_heads {} must be a multiple of num_key_value_heads {}", label, c.num_attention_heads,
         c.num_key_value_heads);
   if (r.has("rope_scaling"))
-    fail("{}: field 'rope_scaling' = {} is not supported for dense models (only null)", label, j["rope_scaling"].dump());
+    fail("{}: field 'rope_scaling' = {} is not supported for dense models (only null)", label,
+         json_brief(j["rope_scaling"]));
   if (r.has("hidden_act"))
-    check(j["hidden_act"] == "silu", "{}: field 'hidden_act' must be \"silu\", got {}", label, j["hidden_act"].dump());
+    check(j["hidden_act"] == "silu", "{}: field 'hidden_act' must be \"silu\", got {}", label,
+          json_brief(j["hidden_act"]));
   if (r.has("mlp_bias")) check(!r.boolean("mlp_bias"), "{}: field 'mlp_bias' = true is not supported", label);
   if (r.has("use_mrope")) check(!r.boolean("use_mrope"), "{}: field 'use_mrope' = true is not supported", label);
   if (r.has("use_sliding_window"))
@@ -113,18 +116,43 @@ DenseConfig parse_dense_config(const json& j, const std::string& label) {
       check(!r.boolean("attention_bias"), "{}: field 'attention_bias' = true is not supported for llama", label);
     c.qkv_bias = false;
   }
+  // Unknown fields kept verbatim: at most kJsonMaxDepth deep (they came through parse_json), so copying and the
+  // indented re-dump are bounded.
   c.extra = json::object();
   for (const auto& [k, v] : j.items())
     if (!kDenseKnown.count(k)) c.extra[k] = v;
+  count_dense(c, label);   // sizes whose parameter count or fp32 bytes overflow are an Error here
   return c;
+}
+
+DenseCounts count_dense(const DenseConfig& c, const std::string& label) {
+  auto mul = [&](int64_t a, int64_t b, std::string_view what) { return checked_mul(a, b, label, what); };
+  auto add = [&](int64_t a, int64_t b, std::string_view what) { return checked_add(a, b, label, what); };
+  const int64_t d = c.hidden_size;
+  const int64_t qd = mul(c.num_attention_heads, c.head_dim, "num_attention_heads x head_dim");
+  const int64_t kvd = mul(c.num_key_value_heads, c.head_dim, "num_key_value_heads x head_dim");
+  // Per layer: two norms, q/k/v/o (+ q/k/v biases), SwiGLU gate/up/down.
+  int64_t layer = mul(2, d, "hidden_size");
+  layer = add(layer, mul(2, mul(qd, d, "num_attention_heads x head_dim x hidden_size"), "q_proj + o_proj"), "layer");
+  layer = add(layer, mul(2, mul(kvd, d, "num_key_value_heads x head_dim x hidden_size"), "k_proj + v_proj"), "layer");
+  if (c.qkv_bias) layer = add(layer, add(qd, mul(2, kvd, "k/v bias"), "q/k/v bias"), "layer");
+  layer = add(layer, mul(3, mul(c.intermediate_size, d, "intermediate_size x hidden_size"), "mlp"), "layer");
+  DenseCounts n;
+  const int64_t embed = mul(c.vocab_size, d, "vocab_size x hidden_size");
+  n.embedding_params = c.tie_word_embeddings ? embed : mul(2, embed, "2 x vocab_size x hidden_size");
+  n.total_params = add(add(n.embedding_params, d, "embedding + final norm"),
+                       mul(c.num_hidden_layers, layer, "num_hidden_layers x layer"), "total parameters");
+  // The fp32 buffer (every tensor padded to 16 floats, at most 15 tensors a layer) must be addressable in bytes.
+  const int64_t tensors = add(3, mul(15, c.num_hidden_layers, "num_hidden_layers"), "tensors");
+  mul(add(n.total_params, mul(16, tensors, "padding"), "floats"), 4, "the fp32 parameter bytes");
+  // `info` multiplies the cache values by the layers and 2 bytes.
+  mul(mul(4, qd, "MHA cache"), c.num_hidden_layers, "MHA cache bytes x num_hidden_layers");
+  return n;
 }
 
 DenseConfig load_dense_config(const std::string& dir) {
   const std::string path = dir + "/config.json";
-  const std::string text = read_file(path);
-  json j = json::parse(text, nullptr, false);
-  check(!j.is_discarded(), "{}: not valid JSON", path);
-  return parse_dense_config(j, path);
+  return parse_dense_config(read_json_file(path), path);
 }
 
 json dense_config_json(const DenseConfig& c) {

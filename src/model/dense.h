@@ -47,6 +47,15 @@ DenseConfig load_dense_config(const std::string& dir);          // DIR/config.js
 nlohmann::json dense_config_json(const DenseConfig& c);         // HF config.json content (extra fields kept)
 std::vector<std::string> dense_config_keys();                   // the config.json fields parse_dense_config reads
 
+// Closed-form parameter counts of dense_for_each_tensor's layout, in checked 64-bit arithmetic: an overflow (also of
+// the fp32 bytes of the parameter buffer) is an Error naming the fields, prefixed by `label`. parse_dense_config
+// calls it, so a parsed config's counts always fit.
+struct DenseCounts {
+  int64_t total_params = 0;       // every tensor (a tied head once)
+  int64_t embedding_params = 0;   // embed_tokens (+ lm_head if untied)
+};
+DenseCounts count_dense(const DenseConfig& c, const std::string& label = "config");
+
 struct DenseLayerWeights {
   float* in_norm = nullptr;    // [d]          input_layernorm
   float* q = nullptr;          // [H*D, d]     self_attn.q_proj

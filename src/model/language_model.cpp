@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/json_io.h"
 #include "model/counts.h"
 #include "model/dense.h"
 #include "model/model.h"
@@ -19,11 +20,9 @@ bool is_dense_model_type(const std::string& t) { return t == "qwen2" || t == "ll
 std::string model_type_of(const std::string& dir) {
   const std::string path = dir + "/config.json";
   check(file_exists(path), "{}: no config.json (not a model directory)", dir);
-  const auto j = nlohmann::json::parse(read_file(path), nullptr, false);
-  check(!j.is_discarded() && j.is_object(), "{}: not a valid JSON object", path);
-  check(j.contains("model_type") && j["model_type"].is_string(), "{}: field 'model_type' is missing or not a string",
-        path);
-  return j["model_type"].get<std::string>();
+  const auto j = read_json_file(path);
+  check(j.is_object(), "{}: not a JSON object", path);
+  return json_string(j, "model_type", path);
 }
 
 void LanguageModel::init(uint64_t seed) { init_tensors(tensors(), param_buffer().data(), seed, init_std()); }
@@ -103,10 +102,9 @@ ModelSummary summarize_dense(const DenseConfig& c, int64_t ctx) {
                                 c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.num_key_value_heads,
                                 c.head_dim, c.intermediate_size, c.vocab_size, c.qkv_bias ? " qkv_bias" : "",
                                 c.tie_word_embeddings ? " tied" : ""));
-  for (const TensorSpec& t : dense_layout(c).specs) {
-    s.total_params += t.numel();
-    if (t.role == Role::Embed || t.role == Role::Head) s.embedding_params += t.numel();
-  }
+  const DenseCounts n = count_dense(c);   // closed form: no layout is built for a summary
+  s.total_params = n.total_params;
+  s.embedding_params = n.embedding_params;
   s.active_params_per_token = s.total_params;
   s.layers = c.num_hidden_layers;
   s.hidden_size = c.hidden_size;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/json_io.h"
 #include "core/fs.h"
 #include "infer/session.h"
 #include "model/model.h"
@@ -31,8 +32,13 @@ std::vector<nlohmann::json> read_metrics(const std::string& path) {
   std::istringstream in(read_file(path));
   std::string line;
   while (std::getline(in, line)) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_discarded() && j.contains("step")) rows.push_back(std::move(j));
+    nlohmann::json j;
+    try {
+      j = parse_json_line(line, path);
+    } catch (const Error&) {
+      continue;   // a line cut short by an interrupted run: skipped, like the trainer does
+    }
+    if (j.is_object() && j.contains("step")) rows.push_back(std::move(j));
   }
   return rows;
 }

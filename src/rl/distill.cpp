@@ -11,6 +11,7 @@
 #include <span>
 
 #include "core/error.h"
+#include "core/json_io.h"
 #include "core/fs.h"
 #include "core/rng.h"
 #include "data/corpus.h"
@@ -152,8 +153,8 @@ std::unique_ptr<LanguageModel> make_student(const DistillOptions& o, const Token
     return m;
   }
   check(file_exists(o.student), "--student {}: neither a model directory nor a config JSON file", o.student);
-  json j = json::parse(read_file(o.student), nullptr, false);
-  check(!j.is_discarded() && j.is_object(), "{}: not a valid JSON object", o.student);
+  json j = read_json_file(o.student);
+  check(j.is_object(), "{}: not a JSON object", o.student);
   j["vocab_size"] = tok.vocab_size();   // the student speaks the teacher's tokenizer
   if (tok.bos_id() >= 0) j["bos_token_id"] = tok.bos_id();
   if (tok.eos_id() >= 0) j["eos_token_id"] = tok.eos_id();
@@ -165,8 +166,8 @@ std::unique_ptr<LanguageModel> make_student(const DistillOptions& o, const Token
 std::string teacher_format(const DistillOptions& o, json& teacher_eval) {
   const std::string path = o.teacher + "/eval.json";
   if (file_exists(path)) {
-    teacher_eval = json::parse(read_file(path), nullptr, false);
-    check(!teacher_eval.is_discarded() && teacher_eval.is_object(), "{}: not a valid JSON object", path);
+    teacher_eval = read_json_file(path);
+    check(teacher_eval.is_object(), "{}: not a JSON object", path);
   }
   if (!o.format.empty()) return o.format;
   if (teacher_eval.is_object() && teacher_eval.contains("prompt_format")) {

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "core/error.h"
+#include "core/json_io.h"
 #include "core/fs.h"
 #include "rl/ppo_stage.h"
 #include "train/pretrain_spec.h"
@@ -22,12 +23,8 @@ double now_s() {
 PromptFormat model_prompt_format(const std::string& dir) {
   const std::string p = dir + "/eval.json";
   if (!file_exists(p)) return PromptFormat::R1Zero;
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(p));
-  } catch (const nlohmann::json::parse_error& e) {
-    fail("{}: invalid JSON: {}", p, e.what());
-  }
+  const nlohmann::json j = read_json_file(p);
+  check(j.is_object(), "{}: not a JSON object", p);
   if (!j.contains("prompt_format")) return PromptFormat::R1Zero;
   check(j["prompt_format"].is_string(), "{}: prompt_format must be a string", p);
   return parse_prompt_format(j["prompt_format"].get<std::string>());

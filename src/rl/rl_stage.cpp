@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/json_io.h"
 #include "core/fs.h"
 #include "train/eval.h"
 
@@ -264,9 +265,10 @@ void RlStage::save_extra(const std::string& dir) const {
     if (file_exists(init_dir_ + "/" + f)) write_file_atomic(dir + "/" + f, read_file(init_dir_ + "/" + f));
   nlohmann::json ev = nlohmann::json::object();
   if (file_exists(init_dir_ + "/eval.json")) {
-    const auto j = nlohmann::json::parse(read_file(init_dir_ + "/eval.json"), nullptr, false);
+    const auto j = read_json_file(init_dir_ + "/eval.json");
+    check(j.is_object(), "{}/eval.json: not a JSON object", init_dir_);
     for (const char* k : {"prompt_format", "tasks"})
-      if (!j.is_discarded() && j.contains(k)) ev[k] = j[k];
+      if (j.contains(k)) ev[k] = j[k];
   }
   ev["stage"] = "grpo";
   ev["init"] = init_dir_;

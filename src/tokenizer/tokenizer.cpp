@@ -7,6 +7,7 @@
 #include <atomic>
 
 #include "core/error.h"
+#include "core/json_io.h"
 #include "core/fs.h"
 #include "tokenizer/added_tokens.h"
 #include "tokenizer/bpe.h"
@@ -58,13 +59,6 @@ std::string decoded_bytes(std::string_view tok) {
   return out;
 }
 
-nlohmann::json parse_json(const std::string& text, const std::string& where) {
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    fail("{}: invalid JSON at byte {}: {}", where, e.byte, e.what());
-  }
-}
 
 // tokenizer_config.json writes special tokens either as "text" or as {"content": "text", ...}.
 int32_t config_token(const nlohmann::json& cfg, const char* key, const Tokenizer::Impl& t, const std::string& where) {

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "core/error.h"
+#include "core/json_io.h"
 #include "core/fs.h"
 
 namespace nanoseek {
@@ -183,11 +184,8 @@ PretrainResult run_pretrain(PretrainSpec r, const std::string& out, bool resume,
 nlohmann::json model_config_json(const PretrainSpec& r, int64_t vocab, int64_t bos, int64_t eos) {
   nlohmann::json j = nlohmann::json::object();
   if (!r.model_config.empty()) {
-    try {
-      j = nlohmann::json::parse(read_file(r.model_config));
-    } catch (const nlohmann::json::parse_error& e) {
-      fail("{}: invalid JSON: {}", r.model_config, e.what());
-    }
+    j = read_json_file(r.model_config);
+    check(j.is_object(), "{}: not a JSON object", r.model_config);
   }
   for (auto& [k, v] : r.model_inline.items()) j[k] = v;
   if (!r.model_inline.contains("vocab_size")) j["vocab_size"] = vocab;

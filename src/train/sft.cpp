@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "core/json_io.h"
 #include "core/fs.h"
 #include "core/rng.h"
 #include "model/model.h"
@@ -178,8 +179,8 @@ SftResult run_sft(const SftOptions& o) {
     nlohmann::json ev = nlohmann::json::object();
     const std::string init_ev = o.model_dir + "/eval.json";
     if (file_exists(init_ev)) {
-      const auto j = nlohmann::json::parse(read_file(init_ev), nullptr, false);
-      check(!j.is_discarded() && j.is_object(), "{}: not a JSON object", init_ev);
+      const auto j = read_json_file(init_ev);
+      check(j.is_object(), "{}: not a JSON object", init_ev);
       for (const char* k : {"prompt_format", "tasks"})
         if (j.contains(k)) ev[k] = j[k];
     }

@@ -4,14 +4,17 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/json_io.h"
 #include "core/fs.h"
 #include "core/safetensors.h"
 #include "model/model.h"
@@ -37,11 +40,27 @@ void truncate_metrics(const std::string& path, int64_t keep_step) {
   std::string line, out;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.contains("step") || j["step"].get<int64_t>() > keep_step) continue;
+    nlohmann::json j;
+    try {
+      j = parse_json_line(line, path);
+    } catch (const Error&) {
+      continue;   // a line cut short by the interruption
+    }
+    if (!j.is_object() || !j.contains("step") || !j["step"].is_number_integer() || j["step"].get<int64_t>() > keep_step)
+      continue;
     out += line + "\n";
   }
   write_file_atomic(path, out);
+}
+
+// The step of a checkpoint directory "ckpt-<digits>"; a number beyond int64 is an Error naming the directory.
+int64_t ckpt_step(const std::string& dir_path, const std::string& digits) {
+  int64_t s = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), s);
+  check(ec == std::errc() && end == digits.data() + digits.size(),
+        "{}: checkpoint directory name has a step number out of range (at most {})", dir_path,
+        std::numeric_limits<int64_t>::max());
+  return s;
 }
 
 }  // namespace
@@ -64,7 +83,7 @@ std::string latest_checkpoint(const std::string& out_dir) {
     const std::string num = name.substr(5);
     if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos) continue;
     if (!file_exists(e.path().string() + "/trainer_state.json")) continue;
-    const int64_t s = std::stoll(num);
+    const int64_t s = ckpt_step(e.path().string(), num);
     if (s > best) best = s, path = e.path().string();
   }
   return path;
@@ -130,7 +149,7 @@ void Trainer::save_checkpoint() {
     const std::string n = e.path().filename().string();
     if (e.is_directory() && n.rfind("ckpt-", 0) == 0 && n != "ckpt-tmp" &&
         n.find_first_not_of("0123456789", 5) == std::string::npos)
-      all.push_back({std::stoll(n.substr(5)), e.path().string()});
+      all.push_back({ckpt_step(e.path().string(), n.substr(5)), e.path().string()});
   }
   std::sort(all.begin(), all.end());
   for (size_t i = 0; i + size_t(std::max(1, c_.keep_ckpts)) < all.size(); ++i) fs::remove_all(all[i].second);
@@ -139,18 +158,27 @@ void Trainer::save_checkpoint() {
 int64_t Trainer::resume() {
   const std::string dir = latest_checkpoint(c_.out_dir);
   if (dir.empty()) return 0;
-  const auto st = nlohmann::json::parse(read_file(dir + "/trainer_state.json"));
+  const std::string state_path = dir + "/trainer_state.json";
+  const auto st = read_json_file(state_path);
+  const int64_t step = json_int(st, "step", state_path), adam_t = json_int(st, "adam_t", state_path);
+  const int64_t tokens_seen = json_int(st, "tokens_seen", state_path);
+  const double elapsed = json_number(st, "elapsed_s", state_path);
+  check(step >= 0 && adam_t >= 0 && tokens_seen >= 0, "{}: step, adam_t and tokens_seen must be >= 0", state_path);
   m_.load_weights(dir);
   const Checkpoint ck = Checkpoint::open(dir + "/optimizer.safetensors");
   const std::vector<int64_t> shape{int64_t(opt_.m.size())};
   ck.read_f32("exp_avg", shape, opt_.m.data());
   ck.read_f32("exp_avg_sq", shape, opt_.v.data());
-  step_ = st.at("step").get<int64_t>();
-  opt_.t = st.at("adam_t").get<int64_t>();
-  tokens_seen_ = st.at("tokens_seen").get<int64_t>();
-  elapsed_ = st.at("elapsed_s").get<double>();
+  step_ = step;
+  opt_.t = adam_t;
+  tokens_seen_ = tokens_seen;
+  elapsed_ = elapsed;
   stage_.load_resume_files(dir);
-  stage_.restore(st.at("stage"));
+  try {   // the stage's own fields (loader position ...): a wrong type there names the file too
+    stage_.restore(json_need(st, "stage", state_path));
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: field 'stage': {}", state_path, e.what());
+  }
   truncate_metrics(c_.out_dir + "/metrics.jsonl", step_);
   if (!c_.quiet) fmt::print("resumed from {} (step {}, {} tokens seen)\n", dir, step_, tokens_seen_);
   return step_;

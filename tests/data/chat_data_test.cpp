@@ -39,7 +39,7 @@ std::string error_of(std::string_view text) {
 TEST(ChatData, MalformedJsonlNamesLineAndField) {
   const std::string ok = R"({"messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"}]})";
   const std::map<std::string, std::string> cases = {
-      {ok + "\n{oops", "bad.jsonl line 2: not valid JSON"},
+      {ok + "\n{oops", "bad.jsonl line 2 col 2: syntax error"},
       {"\n\n[1,2]", "bad.jsonl line 3: expected a JSON object"},
       {R"({"msgs":[]})", "line 1: missing field 'messages'"},
       {R"({"messages":[]})", "line 1: field 'messages' must be a non-empty array"},
