@@ -6,7 +6,10 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -26,6 +29,21 @@ inline std::pair<int, std::string> run_cmd(const std::string& cmd) {
   const int status = pclose(f);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
+
+// A fresh directory of its own for one test (mkdtemp under the build's test scratch dir), removed at the end unless
+// the test failed (kept for a look).
+struct ScratchDir {
+  std::string path;
+  explicit ScratchDir(const std::string& tag = "t") {
+    std::string tmpl = ::testing::TempDir() + "nanoseek-" + tag + "-XXXXXX";
+    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed for " + tmpl);
+    path = tmpl;
+  }
+  ~ScratchDir() {
+    if (!::testing::Test::HasFailure()) std::filesystem::remove_all(path);
+  }
+  std::string operator/(const std::string& name) const { return path + "/" + name; }
+};
 
 inline std::vector<float> randn(size_t n, uint64_t seed, float std = 1.f) {
   Rng r(seed);

@@ -124,6 +124,8 @@ void RlStage::install(Rollout ro, int64_t step) {
   ensure_workspace(ro_T_);
 }
 
+std::vector<std::string> RlStage::logs() const { return {"completions.jsonl"}; }
+
 void RlStage::report(int64_t step, std::span<const float> seq_adv) const {
   if (s_.log_completions_every > 0 && step % s_.log_completions_every == 0)
     log_completions(ro_, s_, seq_adv, step, out_dir_ + "/completions.jsonl");
