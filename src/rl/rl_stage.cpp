@@ -2,6 +2,7 @@
 #include "rl/rl_stage.h"
 
 #include <fmt/format.h>
+#include <omp.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -271,6 +272,8 @@ void RlStage::save_extra(const std::string& dir) const {
   }
   ev["stage"] = "grpo";
   ev["init"] = init_dir_;
+  ev["seed"] = s_.seed;                      // with the thread count: what a bitwise rerun needs
+  ev["threads"] = omp_get_max_threads();
   write_file_atomic(dir + "/eval.json", ev.dump(1) + "\n");
 }
 

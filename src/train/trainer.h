@@ -46,7 +46,7 @@ struct TrainConfig {
   double gamma_until = 1.0;   // γ applies for the first gamma_until·steps steps (V3 freezes the bias at the end)
   int64_t log_every = 10;     // progress line period
   int64_t eval_every = 0;     // 0 = only at the end
-  int64_t ckpt_every = 0;     // 0 = only at the end / on SIGINT
+  int64_t ckpt_every = 0;     // 0 = only at the end / on SIGINT or SIGTERM
   int keep_ckpts = 2;         // newest checkpoints kept
   std::string out_dir;
   bool quiet = false;
