@@ -93,10 +93,12 @@ TEST(RunLifecycleCli, SigtermLockRefusalsResumeAndOverwrite) {
   EXPECT_NE(log7.find("the run is complete"), std::string::npos) << log7;
   EXPECT_EQ(read_file(out + "/final/eval.json"), eval) << "a --resume of a finished run rewrote final/eval.json";
   // 6. --overwrite: a new run, the old one's files gone
+  ASSERT_TRUE(dir_exists(out + "/ckpt-150"));
   auto [rc8, log8] = test::run_cmd(base + " --overwrite --quiet --set train.steps=2 --set train.warmup=0 --set train.ckpt_every=0");
   EXPECT_EQ(rc8, 0) << log8;
   EXPECT_EQ(lines_of(out + "/metrics.jsonl"), 2u);
-  EXPECT_FALSE(dir_exists(ckpt)) << "--overwrite kept the previous run's checkpoint";
+  // (not ckpt-<stopped_at>: the new 2-step run writes ckpt-2 itself when SIGTERM came at step 2)
+  EXPECT_FALSE(dir_exists(out + "/ckpt-150")) << "--overwrite kept the previous run's checkpoint";
 }
 
 // A model too big for the machine is refused from its config alone, before any allocation, with the plan in MiB:
