@@ -9,7 +9,10 @@
 #include <filesystem>
 #include <stdexcept>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/run_flags.h"
 #include "cli/section_args.h"
 #include "core/error.h"
 #include "rl/distill.h"
@@ -21,7 +22,7 @@ int run(const DistillOptions& o) {
   const DistillResult r = run_distill(o);
   if (!r.completed) {
     fmt::print("interrupted at step {}; continue with --resume\n", r.steps);
-    return 130;
+    return stop_exit_code();
   }
   if (!r.losses.empty())
     fmt::print("distilled {} samples ({} tokens) in {} steps: loss {:.4f} -> {:.4f}\n", r.kept, r.completion_tokens,
@@ -39,11 +40,12 @@ const bool registered = cli::add_command({"distill", "Distil a teacher's verifie
                      "Student: config JSON of any model_type (vocab from the teacher) or a model dir")
           ->required();
       app.add_option("--out", paths->out, "Output directory")->required();
-      app.add_flag("--resume", paths->resume, "Continue training from the newest OUT/ckpt-STEP");
+      auto run_flags = cli::add_run_flags(app);
       auto args = cli::add_section_flags(app, "distill");   // every [distill] key: --task, --k, --kd-topk, --lr, ...
-      return [paths, args] {
+      return [paths, args, run_flags] {
         DistillOptions o = args->resolve().distill;
-        o.teacher = paths->teacher, o.student = paths->student, o.out = paths->out, o.resume = paths->resume;
+        o.teacher = paths->teacher, o.student = paths->student, o.out = paths->out, o.resume = run_flags->resume;
+        const auto claim = run_flags->claim(o.out);
         return run(o);
       };
     }});

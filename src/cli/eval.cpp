@@ -23,6 +23,11 @@ struct EvalCli {
 };
 
 int run_eval(EvalCli& c) {
+  // both outputs checked before the evaluation, not after it
+  const std::string md_path = c.out.size() > 5 && c.out.ends_with(".json") ? c.out.substr(0, c.out.size() - 5) + ".md"
+                                                                            : c.out + ".md";
+  check_output_path(c.out, "eval --out");
+  check_output_path(md_path, "eval --out (its .md table)");
   c.o.levels = cli::split_csv(c.levels);
   c.o.split = parse_split(c.split);
   // auto: the prompt format recorded in the model directory (eval.json "prompt_format"; r1-zero when absent)
@@ -38,8 +43,6 @@ int run_eval(EvalCli& c) {
   EvalReport r = evaluate(tm, c.o, progress);
   std::fprintf(stderr, "\n");
   write_file_atomic(c.out, r.to_json().dump(2) + "\n");
-  std::string md_path = c.out.size() > 5 && c.out.ends_with(".json") ? c.out.substr(0, c.out.size() - 5) + ".md"
-                                                                      : c.out + ".md";
   write_file_atomic(md_path, r.markdown());
   fmt::print("{}", r.markdown());
   std::fprintf(stderr, "wrote %s and %s\n", c.out.c_str(), md_path.c_str());

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/run_flags.h"
 #include "rl/grpo_stage.h"
 #include "pipeline/recipe.h"
 #include "train/trainer.h"
@@ -16,7 +17,7 @@ namespace {
 struct GrpoOpts {
   std::string recipe, out, init;
   std::vector<std::string> sets;
-  bool resume = false, quiet = false;
+  bool quiet = false;
 };
 
 const bool registered = cli::add_command({"grpo", "Reinforcement learning with GRPO and rule rewards (R1-Zero's RL) "
@@ -28,13 +29,14 @@ const bool registered = cli::add_command({"grpo", "Reinforcement learning with G
           ->required();
       app.add_option("--init", o->init, "Model directory to start from (overrides grpo.init)");
       app.add_option("--set", o->sets, "Override a recipe key: --set grpo.beta=0.04 (repeatable)");
-      app.add_flag("--resume", o->resume, "Continue from the newest OUT/ckpt-STEP");
+      auto run_flags = cli::add_run_flags(app);
       app.add_flag("--quiet", o->quiet, "No progress output");
-      return [o] {
+      return [o, run_flags] {
         Recipe r = load_recipe(o->recipe);
         for (const auto& s : o->sets) apply_override(r, s);
-        const GrpoRunResult res = run_grpo(r.grpo, r, o->init, o->out, o->resume, o->quiet);
-        if (!res.completed) return 130;
+        const auto claim = run_flags->claim(o->out);
+        const GrpoRunResult res = run_grpo(r.grpo, r, o->init, o->out, run_flags->resume, o->quiet);
+        if (!res.completed) return stop_exit_code();
         fmt::print("done: {} steps, {} training, {} total\n", res.steps, format_duration(res.train_seconds),
                    format_duration(res.total_seconds));
         return 0;

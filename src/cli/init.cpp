@@ -26,9 +26,9 @@ int run_init(const InitOpts& o) {
   const auto j = read_json_file(path);
   check(j.is_object(), "{}: not a JSON object", path);
   const ModelSummary ms = summarize_config(j, path, 1);
-  const double gib = double(ms.total_params + ms.mtp_params) * 4 / double(1 << 30);
-  check(gib < 64, "{}: {:.0f} GiB of fp32 parameters will not fit in memory; `init` is for small configs "
-        "(use `info` for the real model's figures)", o.config, gib);
+  const double bytes = double(ms.total_params + ms.mtp_params) * 4;   // fp32 parameters in memory
+  check_memory(o.config + ": init (`init` is for small configs; `info` gives the real model's figures)",
+               fmt::format("fp32 parameters {:.1f} MiB", bytes / double(1 << 20)), bytes);
   const std::unique_ptr<LanguageModel> m = make_language_model(j, path);
   m->init(o.seed);
   m->save(o.out, o.dtype == "bf16" ? DType::BF16 : DType::F32);

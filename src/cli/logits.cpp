@@ -6,9 +6,11 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "core/fs.h"
 #include "core/error.h"
 #include "core/npy.h"
 #include "model/language_model.h"
+#include "model/memory_preflight.h"
 
 namespace nanoseek {
 namespace {
@@ -42,6 +44,8 @@ std::vector<int32_t> parse_ids(const std::string& s) {
 
 int run_logits(const LogitsOpts& o) {
   std::vector<int32_t> ids = parse_ids(o.ids);
+  check_output_path(o.out, "logits --out");
+  preflight_model_dir(o.model, MemUse::Load);
   const auto m = load_language_model(o.model);
   const int64_t T = int64_t(ids.size());
   const auto acts = m->plan(1, T, false);

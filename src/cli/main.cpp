@@ -9,6 +9,7 @@
 
 #include "cli/command.h"
 #include "core/error.h"
+#include "train/trainer.h"
 
 namespace nanoseek::cli {
 
@@ -20,6 +21,24 @@ static std::vector<Command>& registry() {
 bool add_command(Command cmd) {
   registry().push_back(std::move(cmd));
   return true;
+}
+
+// This command line with --resume (and without --overwrite): what a run stopped by a signal prints to continue it.
+static std::string resume_command(int argc, char** argv) {
+  std::string cmd;
+  bool has_resume = false;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--overwrite") continue;
+    has_resume |= a == "--resume";
+    if (a.empty() || a.find_first_of(" \t\n'\"\\$`*?[]{}()<>|&;!#~") != std::string::npos) {
+      std::string q = "'";
+      for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      a = q + "'";
+    }
+    cmd += (i ? " " : "") + a;
+  }
+  return has_resume ? cmd : cmd + " --resume";
 }
 
 }  // namespace nanoseek::cli
@@ -47,6 +66,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  nanoseek::set_resume_hint(resume_command(argc, argv));
   try {
     for (auto& [sub, run] : runners)
       if (sub->parsed()) return run();

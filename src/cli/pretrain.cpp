@@ -1,11 +1,13 @@
 // nanoseek pretrain RECIPE --out DIR [--set section.key=value ...] [--resume]
 // Builds the corpus (or reuses DIR/corpus), trains with the shared Trainer, and leaves a model directory in
-// DIR/final (config.json, model.safetensors, tokenizer files, eval.json). Ctrl-C saves DIR/ckpt-STEP and exits 130.
+// DIR/final (config.json, model.safetensors, tokenizer files, eval.json). Ctrl-C (SIGINT) or SIGTERM saves DIR/ckpt-STEP and
+// exits 130 / 143. A non-empty DIR needs --resume or --overwrite (cli/run_flags.h).
 #include <fmt/format.h>
 
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/run_flags.h"
 #include "pipeline/recipe.h"
 #include "train/pretrain.h"
 #include "train/trainer.h"
@@ -16,7 +18,8 @@ namespace {
 struct PretrainOpts {
   std::string recipe, out;
   std::vector<std::string> sets;
-  bool resume = false, keys = false, quiet = false;
+  bool keys = false, quiet = false;
+  std::shared_ptr<cli::RunFlags> run;
 };
 
 int run(const PretrainOpts& o) {
@@ -24,8 +27,9 @@ int run(const PretrainOpts& o) {
     fmt::print("{}", recipe_help());
     return 0;
   }
-  const PretrainResult r = pretrain_recipe(o.recipe, o.out, o.sets, o.resume, o.quiet);
-  if (!r.completed) return 130;
+  const auto claim = o.run->claim(o.out);
+  const PretrainResult r = pretrain_recipe(o.recipe, o.out, o.sets, o.run->resume, o.quiet);
+  if (!r.completed) return stop_exit_code();
   std::string acc;
   for (const auto& [k, v] : r.final_eval)
     if (k.rfind("test_acc/d", 0) == 0 || k == "test_acc" || k == "val_loss") acc += fmt::format(" {} {:.4f}", k, v);
@@ -41,7 +45,7 @@ const bool registered = cli::add_command({"pretrain", "Pretrain a model from a T
       app.add_option("recipe", o->recipe, "Recipe file (TOML)");
       app.add_option("--out", o->out, "Output directory (corpus, checkpoints, metrics.jsonl, final/)");
       app.add_option("--set", o->sets, "Override a recipe key: --set train.lr=3e-4 (repeatable)");
-      app.add_flag("--resume", o->resume, "Continue from the newest OUT/ckpt-STEP");
+      o->run = cli::add_run_flags(app);
       app.add_flag("--keys", o->keys, "List every recipe key with its type and help, then exit");
       app.add_flag("--quiet", o->quiet, "No progress output");
       return [o] {

@@ -1,10 +1,11 @@
-// nanoseek r1zero / nanoseek r1 RECIPE --out DIR [--set k=v ...]. r1zero: base model (pretrained first unless grpo.init is set) → eval →
+// nanoseek r1zero / nanoseek r1 RECIPE --out DIR [--set k=v ...] [--resume | --overwrite]. r1zero: base model (pretrained first unless grpo.init is set) → eval →
 // GRPO → eval; writes DIR/summary.json and DIR/report.md (+ SVG plots) and prints the before/after table.
 #include <fmt/format.h>
 
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/run_flags.h"
 #include "pipeline/r1.h"
 #include "pipeline/r1zero.h"
 #include "train/trainer.h"
@@ -16,6 +17,7 @@ struct R1ZeroOpts {
   std::string recipe, out;
   std::vector<std::string> sets;
   bool quiet = false;
+  std::shared_ptr<cli::RunFlags> run;
 };
 
 const bool registered = cli::add_command({"r1zero", "The R1-Zero pipeline: base model -> eval -> GRPO -> eval, with "
@@ -24,12 +26,14 @@ const bool registered = cli::add_command({"r1zero", "The R1-Zero pipeline: base 
       auto o = std::make_shared<R1ZeroOpts>();
       app.add_option("recipe", o->recipe, "Recipe file (TOML: [model] [data] [train] [eval] [grpo] [r1zero])")
           ->required();
-      app.add_option("--out", o->out, "Output directory (re-running continues where it stopped)")->required();
+      app.add_option("--out", o->out, "Output directory (--resume continues where it stopped)")->required();
+      o->run = cli::add_run_flags(app);
       app.add_option("--set", o->sets, "Override a recipe key, e.g. --set grpo.steps=20 (repeatable)");
       app.add_flag("--quiet", o->quiet, "No progress output");
       return [o] {
+        const auto claim = o->run->claim(o->out);
         const R1ZeroResult r = run_r1zero(o->recipe, o->out, o->sets, o->quiet);
-        if (!r.completed) return 130;
+        if (!r.completed) return stop_exit_code();
         fmt::print("\n{}\nwall time {} | summary {}/summary.json | report {}/report.md\n", r.table,
                    format_duration(r.summary["wall_seconds"].get<double>()), o->out, o->out);
         return 0;
@@ -42,12 +46,14 @@ const bool registered_r1 = cli::add_command({"r1", "The four-stage R1 pipeline: 
       auto o = std::make_shared<R1ZeroOpts>();
       app.add_option("recipe", o->recipe, "Recipe file (TOML: base sections, [grpo], [r1zero] eval, [r1] stages)")
           ->required();
-      app.add_option("--out", o->out, "Output directory (re-running continues where it stopped)")->required();
+      app.add_option("--out", o->out, "Output directory (--resume continues where it stopped)")->required();
+      o->run = cli::add_run_flags(app);
       app.add_option("--set", o->sets, "Override a recipe key, e.g. --set r1.sft_epochs=1 (repeatable)");
       app.add_flag("--quiet", o->quiet, "No progress output");
       return [o] {
+        const auto claim = o->run->claim(o->out);
         const R1ZeroResult r = run_r1(o->recipe, o->out, o->sets, o->quiet);
-        if (!r.completed) return 130;
+        if (!r.completed) return stop_exit_code();
         fmt::print("\n{}\nwall time {} | summary {}/summary.json | report {}/report.md\n", r.table,
                    format_duration(r.summary["wall_seconds"].get<double>()), o->out, o->out);
         return 0;

@@ -20,6 +20,8 @@ struct Cli {
 int run(Cli& c) {
   c.o.levels = cli::split_csv(c.levels);
   c.o.split = parse_split(c.split);
+  check_output_path(c.o.out, "rejection-sample --out");
+  check_output_path(c.o.out + ".stats.json", "rejection-sample --out (its .stats.json)");
   const RejectionStats st = rejection_sample(c.o);
   fmt::print("{}", st.summary());
   write_file_atomic(c.o.out + ".stats.json", st.to_json().dump(1) + "\n");

@@ -1,13 +1,14 @@
 // nanoseek sft [RECIPE] --model DIR --data FILE.jsonl --out DIR [--steps N | --epochs E] [--lr ...] [--set sft.k=v]
 //              [--resume]   (every [sft] recipe key is a flag: pipeline/recipe.cpp declares them once)
 // Supervised fine-tuning on chat JSONL (loss on assistant tokens only), with the shared Trainer: checkpoints,
-// metrics.jsonl, Ctrl-C saves OUT/ckpt-STEP and exits 130. OUT/final is a model directory (with eval.json).
+// metrics.jsonl, Ctrl-C / SIGTERM save OUT/ckpt-STEP and exit 130 / 143. OUT/final is a model directory (with eval.json).
 #include <fmt/format.h>
 
 #include <cmath>
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/run_flags.h"
 #include "cli/section_args.h"
 #include "train/sft.h"
 
@@ -16,7 +17,7 @@ namespace {
 
 int run(const SftOptions& o) {
   const SftResult r = run_sft(o);
-  if (!r.completed) return 130;
+  if (!r.completed) return stop_exit_code();
   std::string tail;
   if (r.final_eval.count("val_loss"))
     tail = fmt::format("; val_loss {:.4f} -> {:.4f}", r.initial_val_loss, r.final_eval.at("val_loss"));
@@ -35,13 +36,14 @@ const bool registered = cli::add_command({"sft", "Supervised fine-tuning on chat
       app.add_option("--data", paths->data, "Chat JSONL: {\"messages\":[{\"role\",\"content\"},...]} per line")
           ->required();
       app.add_option("--out", paths->out_dir, "Output directory (checkpoints, metrics.jsonl, final/)")->required();
-      app.add_flag("--resume", paths->resume, "Continue from the newest OUT/ckpt-STEP");
+      auto run_flags = cli::add_run_flags(app);
       app.add_flag("--quiet", paths->quiet, "No progress output");
       auto args = cli::add_section_flags(app, "sft");   // every [sft] key: --steps, --lr, --schedule, ...
-      return [paths, args] {
+      return [paths, args, run_flags] {
         SftOptions o = args->resolve().sft;
         o.model_dir = paths->model_dir, o.data = paths->data, o.out_dir = paths->out_dir;
-        o.resume = paths->resume, o.quiet = paths->quiet;
+        o.resume = run_flags->resume, o.quiet = paths->quiet;
+        const auto claim = run_flags->claim(o.out_dir);
         return run(o);
       };
     }});

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "core/fs.h"
 #include "core/error.h"
 #include "core/json_io.h"
 #include "data/chat_data.h"
@@ -132,7 +133,10 @@ const bool registered = add_command({"tasks", "Sample task problems with solutio
     chat->add_option("--out", c->out, "Output JSONL file")->required();
     return [s, v, c, sample, chat] {
       if (sample->parsed()) return run_sample(*s);
-      if (chat->parsed()) return run_chat(*c);
+      if (chat->parsed()) {
+        check_output_path(c->out, "tasks chat --out");
+        return run_chat(*c);
+      }
       return run_verify(*v);
     };
   }});

@@ -2,6 +2,7 @@
 // new one (write to a temp file in the same directory, fsync, rename over the target), and every failure is
 // an Error naming the path and the OS reason.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -12,7 +13,8 @@ std::string read_file(const std::string& path);                           // Err
 
 // Streaming form of write_file_atomic for outputs too big to assemble in memory (checkpoint shards):
 //   AtomicFile f(path); f.write(header); f.write(data...); f.commit();
-// Until commit() the target is untouched; destroying an uncommitted AtomicFile (e.g. while an exception
+// The target must be absent or a regular file: a symlink, FIFO, device or directory there is an Error (checked at
+// construction and at commit), never replaced. Until commit() the target is untouched; destroying an uncommitted AtomicFile (e.g. while an exception
 // unwinds) removes the temp file.
 class AtomicFile {
  public:
@@ -28,6 +30,20 @@ class AtomicFile {
   std::string path_, tmp_;
   int fd_ = -1;
 };
+
+// Appends `line` + '\n' to `path` (created if missing); a failed open, write or close — a full disk — is an Error
+// naming the file, so a run never trains on while its logs silently stop.
+void append_line(const std::string& path, std::string_view line);
+
+// For an output flag (`what`, e.g. "eval --out"), checked before any work: the parent directory exists and is
+// writable, and nothing but a regular file is at the path.
+void check_output_path(const std::string& path, const std::string& what);
+
+// MemAvailable from /proc/meminfo in bytes (-1 when unknown).
+int64_t mem_available_bytes();
+// Memory preflight before a large allocation: Error when `bytes` (described by `plan`, e.g. "params 12.0 MiB + ...")
+// exceeds MemAvailable, naming `what`. NANOSEEK_NO_MEM_CHECK=1 skips it.
+void check_memory(const std::string& what, const std::string& plan, double bytes);
 
 // Creates `dir` and its parents if missing; Error if it exists and is not a directory.
 void make_dirs(const std::string& dir);

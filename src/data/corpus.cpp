@@ -168,12 +168,21 @@ CorpusStats build_corpus(const CorpusSpec& s, const std::string& dir, bool verbo
       {"seed", s.seed}, {"format", prompt_format_name(s.format)}, {"vocab_size", st.vocab_size},
       {"eos_id", eos}, {"train_docs", st.train_docs}, {"val_docs", st.val_docs},
       {"train_tokens", st.train_tokens}, {"val_tokens", st.val_tokens}};
+  j["spec"] = corpus_spec_json(s);   // what a reuse compares with (pretrain --resume)
   write_file_atomic(dir + "/corpus.json", j.dump(1) + "\n");
   if (verbose)
     fmt::print("corpus: {} train docs ({} tokens, {:.1f}/doc), {} val docs ({} tokens) in {:.1f}s -> {}\n",
                st.train_docs, st.train_tokens, double(st.train_tokens) / st.train_docs, st.val_docs, st.val_tokens,
                st.seconds, dir);
   return st;
+}
+
+nlohmann::json corpus_spec_json(const CorpusSpec& s) {
+  return {{"tasks", s.tasks}, {"task_weights", s.task_weights}, {"levels", s.levels}, {"bare", s.bare},
+          {"short", s.short_}, {"long", s.long_}, {"selfcheck", s.selfcheck}, {"wrong", s.wrong},
+          {"train_docs", s.train_docs}, {"val_docs", s.val_docs}, {"seed", s.seed},
+          {"format", prompt_format_name(s.format)}, {"tokenizer", s.tokenizer}, {"vocab_size", s.vocab_size},
+          {"tokenizer_docs", s.tokenizer_docs}};
 }
 
 }  // namespace nanoseek

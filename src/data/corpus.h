@@ -9,6 +9,7 @@
 // Train and validation documents come from disjoint splits (tasks/task.h split_of): never the same problem.
 #pragma once
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,10 @@ struct CorpusSpec {
   int32_t vocab_size = 1024;          // for the trained tokenizer
   int64_t tokenizer_docs = 5000;      // train documents the BPE trainer sees
 };
+
+// Every field of the spec as JSON: stored in corpus.json ("spec") so a reused corpus can be checked against the
+// [data] section that asks for it.
+nlohmann::json corpus_spec_json(const CorpusSpec& s);
 
 struct Doc {
   Problem problem;

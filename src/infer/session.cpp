@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "model/memory_preflight.h"
 
 namespace nanoseek {
 
@@ -18,6 +19,7 @@ TextModel load_text_model(const std::string& dir) {
   check(file_exists(dir + "/tokenizer.json"),
         "{}: no tokenizer.json in the model directory (a model directory must carry its tokenizer; copy "
         "tokenizer.json and tokenizer_config.json next to config.json)", dir);
+  preflight_model_dir(dir, MemUse::Load);   // before the weights are allocated
   TextModel t{load_language_model(dir), Tokenizer::load(dir), ChatTemplate::ChatML, {}};
   check(t.tok.vocab_size() <= t.vocab_size(), "{}: the tokenizer has {} ids but the model's vocab_size is {}", dir,
         t.tok.vocab_size(), t.vocab_size());

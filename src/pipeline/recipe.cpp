@@ -4,10 +4,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <filesystem>
 #include <cmath>
+#include <filesystem>
 #include <functional>
-#include <limits>
 #include <set>
 #include <toml++/toml.h>
 
@@ -45,19 +44,25 @@ struct Field {
   std::vector<std::string> names;
   std::function<void(void*, const std::string&)> parse;
   std::function<std::string(const void*)> show;
-  // Numeric keys: the valid range, inclusive (checked at load, on --set and for flags; numbers must be finite).
-  double lo = -std::numeric_limits<double>::infinity(), hi = std::numeric_limits<double>::infinity();
+  // Numeric keys: the valid range, checked wherever a value is set (recipe file, --set, flags) so a bad value fails
+  // at load, before any work — not as a SIGFPE at the first `step % log_every` or after the last training step.
+  // List kinds (F64List) apply it to each element.
+  double lo = -HUGE_VAL, hi = HUGE_VAL;
+  bool lo_open = false, hi_open = false;   // > lo / < hi instead of >= / <=
+  Field at_least(double x) && { lo = x; return std::move(*this); }
+  Field above(double x) && { lo = x, lo_open = true; return std::move(*this); }
+  Field at_most(double x) && { hi = x; return std::move(*this); }
+  Field below(double x) && { hi = x, hi_open = true; return std::move(*this); }
+  bool bounded() const { return lo != -HUGE_VAL || hi != HUGE_VAL; }
+  bool in_range(double v) const {
+    return (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
+  }
+  std::string range_text() const {   // "must be >= 1", "must be in (0, 1]"
+    if (hi == HUGE_VAL) return fmt::format("must be {} {}", lo_open ? ">" : ">=", lo);
+    if (lo == -HUGE_VAL) return fmt::format("must be {} {}", hi_open ? "<" : "<=", hi);
+    return fmt::format("must be in {}{}, {}{}", lo_open ? "(" : "[", lo, hi, hi_open ? ")" : "]");
+  }
 };
-
-// A numeric key's valid range: at_least(F(...), 1), in_range(F(...), 0, 1).
-Field at_least(Field f, double lo) {
-  f.lo = lo;
-  return f;
-}
-Field in_range(Field f, double lo, double hi) {
-  f.lo = lo, f.hi = hi;
-  return f;
-}
 
 Field field(const char* key, Kind kind, std::function<void*(Recipe&)> ref, const char* help, const char* paper = "",
             const char* flag = nullptr) {
@@ -82,153 +87,154 @@ Field enum_field(const char* key, std::function<void*(Recipe&)> ref, std::vector
   enum_field<LrKind>(section ".schedule", REF(member), {"cosine", "wsd", "constant"}, parse_lr_kind, lr_kind_name, \
                      "LR schedule after warmup", __VA_ARGS__)
 // The optimizer keys (train/trainer.h OptimSpec) of one section, bound to `spec`.
-#define OPTIM(section, spec)                                                                                      \
-  at_least(F(section ".lr", F64, spec.lr, "peak learning rate"), 0), at_least(F(section ".min_lr", F64, spec.min_lr, "final learning rate"), 0), \
-      at_least(F(section ".warmup", I64, spec.warmup, "linear warmup steps"), -1),                                              \
+#define OPTIM(section, spec, warmup_min)                                                                          \
+  F(section ".lr", F64, spec.lr, "peak learning rate").above(0),                                                  \
+      F(section ".min_lr", F64, spec.min_lr, "final learning rate").at_least(0),                                  \
+      F(section ".warmup", I64, spec.warmup, "linear warmup steps").at_least(warmup_min),                         \
       SCHEDULE(section, spec.schedule, ""),                                                                       \
-      in_range(F(section ".decay_frac", F64, spec.decay_frac, "wsd: share of steps in the final decay"), 0, 1),                   \
-      at_least(F(section ".weight_decay", F64, spec.weight_decay, "AdamW decoupled weight decay (not on norms, biases)", \
-                 "V3: 0.1"), 0),                                                                                               \
-      in_range(F(section ".beta1", F64, spec.beta1, "AdamW beta1", "V3: 0.9"), 0, 0.999999),                                             \
-      in_range(F(section ".beta2", F64, spec.beta2, "AdamW beta2", "V3: 0.95"), 0, 0.999999),                                            \
-      at_least(F(section ".eps", F64, spec.eps, "AdamW epsilon"), 0),                                                          \
-      at_least(F(section ".clip", F64, spec.clip, "global gradient-norm clip (0 = off)", "V3: 1.0"), 0)
+      F(section ".decay_frac", F64, spec.decay_frac, "wsd: share of steps in the final decay").at_least(0).at_most(1), \
+      F(section ".weight_decay", F64, spec.weight_decay, "AdamW decoupled weight decay (not on norms, biases)",  \
+        "V3: 0.1").at_least(0),                                                                                   \
+      F(section ".beta1", F64, spec.beta1, "AdamW beta1", "V3: 0.9").at_least(0).below(1),                        \
+      F(section ".beta2", F64, spec.beta2, "AdamW beta2", "V3: 0.95").at_least(0).below(1),                       \
+      F(section ".eps", F64, spec.eps, "AdamW epsilon").above(0),                                                 \
+      F(section ".clip", F64, spec.clip, "global gradient-norm clip (0 = off)", "V3: 1.0").at_least(0)
 const std::vector<Field>& fields() {
   static const std::vector<Field> f = {
       F("data.tasks", StrList, data.tasks, "tasks to render (add, add-zh, mul, countdown)"),
-      F("data.task_weights", F64List, data.task_weights, "sampling weight per task (default uniform)"),
+      F("data.task_weights", F64List, data.task_weights, "sampling weight per task (default uniform)").at_least(0),
       F("data.levels", StrList, data.levels, "difficulty levels to include (default all)"),
-      in_range(F("data.bare", F64, data.bare, "share of bare-answer solutions"), 0, 1),
-      in_range(F("data.short", F64, data.short_, "share of short-reasoning solutions"), 0, 1),
-      in_range(F("data.long", F64, data.long_, "share of long step-by-step solutions"), 0, 1),
-      in_range(F("data.selfcheck", F64, data.selfcheck, "share of solutions that catch and fix a slip"), 0, 1),
-      in_range(F("data.wrong", F64, data.wrong, "share of wrong solutions"), 0, 1),
-      at_least(F("data.train_docs", I64, data.train_docs, "training documents"), 1),
-      at_least(F("data.val_docs", I64, data.val_docs, "validation documents (val split: disjoint problems)"), 0),
+      F("data.bare", F64, data.bare, "share of bare-answer solutions").at_least(0),
+      F("data.short", F64, data.short_, "share of short-reasoning solutions").at_least(0),
+      F("data.long", F64, data.long_, "share of long step-by-step solutions").at_least(0),
+      F("data.selfcheck", F64, data.selfcheck, "share of solutions that catch and fix a slip").at_least(0),
+      F("data.wrong", F64, data.wrong, "share of wrong solutions").at_least(0),
+      F("data.train_docs", I64, data.train_docs, "training documents").at_least(1),
+      F("data.val_docs", I64, data.val_docs, "validation documents (val split: disjoint problems)").at_least(1),
       F("data.seed", U64, data.seed, "corpus seed"),
       F("data.tokenizer", Str, data.tokenizer, "existing tokenizer dir (default: train one)"),
-      at_least(F("data.vocab_size", I64, data.vocab_size, "vocabulary of the trained tokenizer"), 1),
-      at_least(F("data.tokenizer_docs", I64, data.tokenizer_docs, "documents the BPE trainer sees"), 1),
+      F("data.vocab_size", I64, data.vocab_size, "vocabulary of the trained tokenizer").at_least(1),
+      F("data.tokenizer_docs", I64, data.tokenizer_docs, "documents the BPE trainer sees").at_least(1),
       F("data.corpus", Str, corpus, "prebuilt corpus dir (default: build into OUT/corpus)"),
       enum_field<PromptFormat>("data.format", REF(format), {"r1-zero", "plain"},
                                [](const std::string& v) { return parse_prompt_format(v); }, prompt_format_name,
                                "document/prompt format"),
       enum_field<Pack>("data.pack", REF(pack), {"docs", "stream"}, parse_pack, pack_name,
                        "rows of whole documents (docs) or a cut stream (stream)"),
-      at_least(F("train.steps", I64, steps, "optimizer steps"), 1),
-      at_least(F("train.batch_size", I64, batch_size, "sequences per micro-batch (B)"), 1),
-      at_least(F("train.seq_len", I64, seq_len, "tokens per sequence (T)"), 1),
-      at_least(F("train.grad_accum", I64, grad_accum, "micro-batches per optimizer step"), 1),
-      OPTIM("train", optim),
-      at_least(F("train.gamma", F64, gamma, "aux-loss-free router bias speed (0 = off)", "V3: 0.001"), 0),
-      in_range(F("train.gamma_until", F64, gamma_until, "share of steps with gamma on", "V3: 14.3T of 14.8T tokens"), 0, 1),
-      at_least(F("train.alpha", F64, alpha, "sequence-wise balance loss weight (0 = off)", "V3: 0.0001"), 0),
-      at_least(F("train.mtp_lambda", F64, mtp_lambda, "MTP loss weight (0 = off)", "V3: 0.3, then 0.1"), 0),
+      F("train.steps", I64, steps, "optimizer steps").at_least(1),
+      F("train.batch_size", I64, batch_size, "sequences per micro-batch (B)").at_least(1),
+      F("train.seq_len", I64, seq_len, "tokens per sequence (T)").at_least(2),
+      F("train.grad_accum", I64, grad_accum, "micro-batches per optimizer step").at_least(1),
+      OPTIM("train", optim, 0),
+      F("train.gamma", F64, gamma, "aux-loss-free router bias speed (0 = off)", "V3: 0.001").at_least(0),
+      F("train.gamma_until", F64, gamma_until, "share of steps with gamma on", "V3: 14.3T of 14.8T tokens").at_least(0).at_most(1),
+      F("train.alpha", F64, alpha, "sequence-wise balance loss weight (0 = off)", "V3: 0.0001").at_least(0),
+      F("train.mtp_lambda", F64, mtp_lambda, "MTP loss weight (0 = off)", "V3: 0.3, then 0.1").at_least(0),
       F("train.seed", U64, seed, "init + data order seed"),
-      at_least(F("train.log_every", I64, log_every, "progress line period (steps)"), 1),
-      at_least(F("train.ckpt_every", I64, ckpt_every, "checkpoint period (0 = end / Ctrl-C only)"), 0),
-      at_least(F("train.keep_ckpts", I64, keep_ckpts, "checkpoints kept"), 1),
-      at_least(F("train.threads", I64, threads, "OpenMP threads (0 = OMP_NUM_THREADS / all)"), 0),
-      at_least(F("eval.every", I64, eval_every, "evaluation period (0 = end only)"), 0),
-      at_least(F("eval.val_batches", I64, val_batches, "validation batches (B x T tokens each)"), 0),
-      at_least(F("eval.problems_per_level", I64, problems_per_level, "held-out problems per task and level (0 = skip)"), 0),
-      at_least(F("eval.max_new_tokens", I64, max_new_tokens, "greedy generation budget"), 1),
+      F("train.log_every", I64, log_every, "progress line period (steps)").at_least(1),
+      F("train.ckpt_every", I64, ckpt_every, "checkpoint period (0 = end / Ctrl-C only)").at_least(0),
+      F("train.keep_ckpts", I64, keep_ckpts, "checkpoints kept").at_least(1),
+      F("train.threads", I64, threads, "OpenMP threads (0 = OMP_NUM_THREADS / all)").at_least(0),
+      F("eval.every", I64, eval_every, "evaluation period (0 = end only)").at_least(0),
+      F("eval.val_batches", I64, val_batches, "validation batches (B x T tokens each)").at_least(1),
+      F("eval.problems_per_level", I64, problems_per_level, "held-out problems per task and level (0 = skip)").at_least(0),
+      F("eval.max_new_tokens", I64, max_new_tokens, "greedy generation budget").at_least(1),
       F("eval.tasks", StrList, eval_tasks, "tasks to evaluate (default data.tasks)"),
       F("eval.levels", StrList, eval_levels, "levels to evaluate (default all)"),
       F("grpo.init", Str, grpo.init, "model dir to start from (r1zero: default OUT/base/final)"),
       F("grpo.tasks", StrList, grpo.tasks, "tasks the prompts come from"),
-      F("grpo.task_weights", F64List, grpo.task_weights, "sampling weight per task (default uniform)"),
+      F("grpo.task_weights", F64List, grpo.task_weights, "sampling weight per task (default uniform)").at_least(0),
       F("grpo.levels", StrList, grpo.levels, "levels sampled uniformly (default all)"),
-      at_least(F("grpo.steps", I64, grpo.steps, "optimizer steps"), 1),
-      at_least(F("grpo.prompts", I64, grpo.prompts, "prompts per rollout", "R1: 32"), 1),
-      at_least(F("grpo.group", I64, grpo.group, "outputs per prompt (G)", "R1: 16"), 1),
-      at_least(F("grpo.micro_rows", I64, grpo.micro_rows, "sequences per forward/backward (divides prompts*group)"), 1),
-      at_least(F("grpo.mu", I64, grpo.mu, "optimizer steps per rollout (mu)", "R1: 1"), 1),
-      OPTIM("grpo", grpo.optim),
-      at_least(F("grpo.temperature", F64, grpo.temperature, "rollout sampling temperature", "R1: 1.0"), 0),
-      in_range(F("grpo.top_p", F64, grpo.top_p, "rollout nucleus mass"), 0, 1),
-      at_least(F("grpo.max_new_tokens", I64, grpo.max_new_tokens, "rollout length budget", "R1: 32768"), 1),
-      at_least(F("grpo.beta", F64, grpo.beta, "KL coefficient (0 = no reference model)", "R1: 0.001"), 0),
-      at_least(F("grpo.eps_low", F64, grpo.eps_low, "clip 1 - eps_low", "R1: 10"), 0),
-      at_least(F("grpo.eps_high", F64, grpo.eps_high, "clip 1 + eps_high", "R1: 10"), 0),
+      F("grpo.steps", I64, grpo.steps, "optimizer steps").at_least(1),
+      F("grpo.prompts", I64, grpo.prompts, "prompts per rollout", "R1: 32").at_least(1),
+      F("grpo.group", I64, grpo.group, "outputs per prompt (G)", "R1: 16").at_least(1),
+      F("grpo.micro_rows", I64, grpo.micro_rows, "sequences per forward/backward (divides prompts*group)").at_least(1),
+      F("grpo.mu", I64, grpo.mu, "optimizer steps per rollout (mu)", "R1: 1").at_least(1),
+      OPTIM("grpo", grpo.optim, 0),
+      F("grpo.temperature", F64, grpo.temperature, "rollout sampling temperature", "R1: 1.0").above(0),
+      F("grpo.top_p", F64, grpo.top_p, "rollout nucleus mass").above(0).at_most(1),
+      F("grpo.max_new_tokens", I64, grpo.max_new_tokens, "rollout length budget", "R1: 32768").at_least(1),
+      F("grpo.beta", F64, grpo.beta, "KL coefficient (0 = no reference model)", "R1: 0.001").at_least(0),
+      F("grpo.eps_low", F64, grpo.eps_low, "clip 1 - eps_low", "R1: 10").at_least(0),
+      F("grpo.eps_high", F64, grpo.eps_high, "clip 1 + eps_high", "R1: 10").at_least(0),
       F("grpo.scale_std", Bool, grpo.scale_std, "divide advantages by the group std", "R1: true"),
       enum_field<GrpoConfig::Agg>("grpo.agg", REF(grpo.agg), {"sequence", "token"}, parse_agg, agg_name,
                                   "loss averaging: per sequence then mean (sequence) or over all tokens (token)",
                                   "R1: sequence"),
-      at_least(F("grpo.ref_reset_every", I64, grpo.ref_reset_every, "copy policy into the reference every N steps (0 = never)",
-        "R1: 400"), 0),
+      F("grpo.ref_reset_every", I64, grpo.ref_reset_every, "copy policy into the reference every N steps (0 = never)",
+        "R1: 400").at_least(0),
       enum_field<RlAlgo>("grpo.algo", REF(grpo.algo), {"grpo", "ppo"}, parse_rl_algo, rl_algo_name,
                          "grpo, or ppo (critic + GAE baseline)"),
-      at_least(F("grpo.value_lr", F64, grpo.value_lr, "ppo: critic learning rate"), 0),
-      at_least(F("grpo.value_clip", F64, grpo.value_clip, "ppo: value clip"), 0),
-      in_range(F("grpo.gae_gamma", F64, grpo.gae_gamma, "ppo: GAE discount"), 0, 1),
-      in_range(F("grpo.gae_lambda", F64, grpo.gae_lambda, "ppo: GAE lambda"), 0, 1),
+      F("grpo.value_lr", F64, grpo.value_lr, "ppo: critic learning rate").above(0),
+      F("grpo.value_clip", F64, grpo.value_clip, "ppo: value clip").at_least(0),
+      F("grpo.gae_gamma", F64, grpo.gae_gamma, "ppo: GAE discount").at_least(0).at_most(1),
+      F("grpo.gae_lambda", F64, grpo.gae_lambda, "ppo: GAE lambda").at_least(0).at_most(1),
       F("grpo.rewards", StrList, grpo.rewards, "reward functions (accuracy, format, language)"),
       F("grpo.reward_weights", F64List, grpo.reward_weights, "weight per reward function (default 1)"),
-      at_least(F("grpo.gamma", F64, grpo.gamma, "aux-loss-free router bias speed during RL (0 = frozen)"), 0),
+      F("grpo.gamma", F64, grpo.gamma, "aux-loss-free router bias speed during RL (0 = frozen)").at_least(0),
       F("grpo.seed", U64, grpo.seed, "prompt and sampling seed"),
-      at_least(F("grpo.log_every", I64, grpo.log_every, "progress line period (steps)"), 1),
-      at_least(F("grpo.log_completions_every", I64, grpo.log_completions_every, "sample completions to completions.jsonl every N steps"), 0),
-      at_least(F("grpo.eval_every", I64, grpo.eval_every, "periodic eval on validation problems (0 = off)"), 0),
-      at_least(F("grpo.eval_problems", I64, grpo.eval_problems, "periodic eval: problems per level"), 0),
-      at_least(F("grpo.eval_k", I64, grpo.eval_k, "periodic eval: samples per problem"), 1),
-      at_least(F("sft.steps", I64, sft.steps, "optimizer steps (0 = from sft.epochs)"), 0),
-      at_least(F("sft.epochs", F64, sft.epochs, "epochs over the training samples when steps is 0", "R1: 2 (800K samples)"), 0),
-      at_least(F("sft.batch_size", I64, sft.batch_size, "rows per micro-batch"), 1),
-      at_least(F("sft.seq_len", I64, sft.seq_len, "tokens per row (longer samples are truncated)"), 1),
-      at_least(F("sft.grad_accum", I64, sft.grad_accum, "micro-batches per optimizer step"), 1),
-      OPTIM("sft", sft.optim),
-      at_least(F("sft.mtp_lambda", F64, sft.mtp_lambda, "MTP loss weight (0 = main head only)"), 0),
-      at_least(F("sft.gamma", F64, sft.gamma, "aux-loss-free router bias speed (0 = keep the pretrained biases)"), 0),
+      F("grpo.log_every", I64, grpo.log_every, "progress line period (steps)").at_least(1),
+      F("grpo.log_completions_every", I64, grpo.log_completions_every, "sample completions to completions.jsonl every N steps").at_least(0),
+      F("grpo.eval_every", I64, grpo.eval_every, "periodic eval on validation problems (0 = off)").at_least(0),
+      F("grpo.eval_problems", I64, grpo.eval_problems, "periodic eval: problems per level").at_least(0),
+      F("grpo.eval_k", I64, grpo.eval_k, "periodic eval: samples per problem").at_least(1),
+      F("sft.steps", I64, sft.steps, "optimizer steps (0 = from sft.epochs)").at_least(0),
+      F("sft.epochs", F64, sft.epochs, "epochs over the training samples when steps is 0", "R1: 2 (800K samples)").at_least(0),
+      F("sft.batch_size", I64, sft.batch_size, "rows per micro-batch").at_least(1),
+      F("sft.seq_len", I64, sft.seq_len, "tokens per row (longer samples are truncated)").at_least(2),
+      F("sft.grad_accum", I64, sft.grad_accum, "micro-batches per optimizer step").at_least(1),
+      OPTIM("sft", sft.optim, 0),
+      F("sft.mtp_lambda", F64, sft.mtp_lambda, "MTP loss weight (0 = main head only)").at_least(0),
+      F("sft.gamma", F64, sft.gamma, "aux-loss-free router bias speed (0 = keep the pretrained biases)").at_least(0),
       F("sft.rendering", Str, sft.rendering, "auto | plain | r1-zero | template | template:NAME"),
-      in_range(F("sft.val_fraction", F64, sft.val_fraction, "share of samples held out for val_loss"), 0, 1),
-      at_least(F("sft.threads", I64, sft.threads, "OpenMP threads (0 = default)"), 0),
+      F("sft.val_fraction", F64, sft.val_fraction, "share of samples held out for val_loss").at_least(0).below(1),
+      F("sft.threads", I64, sft.threads, "OpenMP threads (0 = default)").at_least(0),
       F("sft.seed", U64, sft.seed, "held-out split and shuffling seed"),
-      at_least(F("sft.log_every", I64, sft.log_every, "progress line period (steps)"), 1),
-      at_least(F("sft.eval_every", I64, sft.eval_every, "val_loss period (0 = at the end)"), 0),
-      at_least(F("sft.ckpt_every", I64, sft.ckpt_every, "checkpoint period (0 = at the end / Ctrl-C)"), 0),
-      at_least(F("sft.keep_ckpts", I64, sft.keep_ckpts, "checkpoints kept"), 1),
+      F("sft.log_every", I64, sft.log_every, "progress line period (steps)").at_least(1),
+      F("sft.eval_every", I64, sft.eval_every, "val_loss period (0 = at the end)").at_least(0),
+      F("sft.ckpt_every", I64, sft.ckpt_every, "checkpoint period (0 = at the end / Ctrl-C)").at_least(0),
+      F("sft.keep_ckpts", I64, sft.keep_ckpts, "checkpoints kept").at_least(1),
       F("distill.task", Str, distill.task, "task the training problems come from (add, add-zh, mul, countdown)"),
       F("distill.levels", StrList, distill.levels, "levels (default all)"),
-      at_least(F("distill.problems", I64, distill.problems, "training problems per level"), 1),
-      at_least(F("distill.k", I32, distill.k, "teacher samples per problem"), 1),
-      at_least(F("distill.temperature", F32, distill.temperature, "teacher sampling temperature", "R1: 0.6"), 0),
-      in_range(F("distill.top_p", F32, distill.top_p, "teacher nucleus mass", "R1: 0.95"), 0, 1),
-      at_least(F("distill.max_new_tokens", I32, distill.max_new_tokens, "maximum completion tokens", "", "max-tokens"), 1),
+      F("distill.problems", I64, distill.problems, "training problems per level").at_least(1),
+      F("distill.k", I32, distill.k, "teacher samples per problem").at_least(1),
+      F("distill.temperature", F32, distill.temperature, "teacher sampling temperature", "R1: 0.6").at_least(0),
+      F("distill.top_p", F32, distill.top_p, "teacher nucleus mass", "R1: 0.95").above(0).at_most(1),
+      F("distill.max_new_tokens", I32, distill.max_new_tokens, "maximum completion tokens", "", "max-tokens").at_least(1),
       F("distill.format", Str, distill.format, "prompt format r1-zero | plain (default: the teacher's eval.json)"),
       F("distill.filter", Str, distill.filter, "correct (accuracy and format) | all"),
-      at_least(F("distill.kd_topk", I32, distill.kd_topk, "teacher top-k log-probs per position for KD (0 = SFT only)",
-        "R1: 0 (SFT only)"), 0),
-      at_least(F("distill.kd_weight", F64, distill.kd_weight, "weight of the KD term"), 0),
-      at_least(F("distill.steps", I64, distill.steps, "optimizer steps"), 1),
-      at_least(F("distill.batch_size", I64, distill.batch_size, "samples per micro-batch", "", "batch"), 1),
-      at_least(F("distill.grad_accum", I64, distill.grad_accum, "micro-batches per step", "", "accum"), 1),
-      OPTIM("distill", distill.optim),
-      at_least(F("distill.eval_problems", I64, distill.eval_problems, "test problems per level for student/teacher pass@1"), 0),
-      at_least(F("distill.max_batch", I64, distill.max_batch, "teacher engine slots", "", "engine-batch"), 1),
+      F("distill.kd_topk", I32, distill.kd_topk, "teacher top-k log-probs per position for KD (0 = SFT only)",
+        "R1: 0 (SFT only)").at_least(0),
+      F("distill.kd_weight", F64, distill.kd_weight, "weight of the KD term").at_least(0),
+      F("distill.steps", I64, distill.steps, "optimizer steps").at_least(1),
+      F("distill.batch_size", I64, distill.batch_size, "samples per micro-batch", "", "batch").at_least(1),
+      F("distill.grad_accum", I64, distill.grad_accum, "micro-batches per step", "", "accum").at_least(1),
+      OPTIM("distill", distill.optim, -1), // -1 = steps / 10
+      F("distill.eval_problems", I64, distill.eval_problems, "test problems per level for student/teacher pass@1").at_least(0),
+      F("distill.max_batch", I64, distill.max_batch, "teacher engine slots", "", "engine-batch").at_least(1),
       F("distill.seed", U64, distill.seed, "problem, sampling and init seed"),
-      at_least(F("r1.cold_start_n", I64, cold_start_n, "cold-start SFT samples (task suite reasoning renders)"), 0),
+      F("r1.cold_start_n", I64, cold_start_n, "cold-start SFT samples (task suite reasoning renders)").at_least(1),
       F("r1.cold_start_styles", StrList, cold_start_styles, "cold-start solution styles"),
-      at_least(F("r1.sft_steps", I64, sft_steps, "SFT steps (0 = sft_epochs)"), 0),
-      at_least(F("r1.sft_epochs", F64, sft_epochs, "SFT epochs when sft_steps = 0"), 0),
-      at_least(F("r1.sft_lr", F64, sft_lr, "SFT learning rate"), 0),
-      at_least(F("r1.sft_batch", I64, sft_batch, "SFT rows per step"), 1),
-      at_least(F("r1.sft_seq_len", I64, sft_seq_len, "SFT row length"), 1),
-      at_least(F("r1.rl1_steps", I64, rl1_steps, "reasoning RL steps (0 = grpo.steps)"), 0),
-      at_least(F("r1.rejection_problems", I64, rejection_problems, "rejection sampling: problems per level"), 0),
-      at_least(F("r1.rejection_k", I64, rejection_k, "rejection sampling: samples per problem"), 1),
-      at_least(F("r1.rejection_temperature", F64, rejection_temperature, "rejection sampling: temperature"), 0),
+      F("r1.sft_steps", I64, sft_steps, "SFT steps (0 = sft_epochs)").at_least(0),
+      F("r1.sft_epochs", F64, sft_epochs, "SFT epochs when sft_steps = 0").at_least(0),
+      F("r1.sft_lr", F64, sft_lr, "SFT learning rate").above(0),
+      F("r1.sft_batch", I64, sft_batch, "SFT rows per step").at_least(1),
+      F("r1.sft_seq_len", I64, sft_seq_len, "SFT row length").at_least(2),
+      F("r1.rl1_steps", I64, rl1_steps, "reasoning RL steps (0 = grpo.steps)").at_least(0),
+      F("r1.rejection_problems", I64, rejection_problems, "rejection sampling: problems per level").at_least(1),
+      F("r1.rejection_k", I64, rejection_k, "rejection sampling: samples per problem").at_least(1),
+      F("r1.rejection_temperature", F64, rejection_temperature, "rejection sampling: temperature").at_least(0),
       F("r1.rl2_tasks", StrList, rl2_tasks, "all-round RL tasks (default grpo.tasks)"),
       F("r1.rl2_levels", StrList, rl2_levels,
         "all-round RL levels (default: every level of rl2_tasks when set, else grpo.levels)"),
       F("r1.rl2_rewards", StrList, rl2_rewards, "all-round RL rewards (default grpo.rewards)"),
-      at_least(F("r1.rl2_steps", I64, rl2_steps, "all-round RL steps (0 = grpo.steps)"), 0),
+      F("r1.rl2_steps", I64, rl2_steps, "all-round RL steps (0 = grpo.steps)").at_least(0),
       F("r1zero.base_recipe", Str, r1_base_recipe, "recipe pretraining the base model (default this file)"),
       F("r1zero.task", Str, r1_task, "task evaluated before and after RL (default grpo.tasks[0])"),
       F("r1zero.levels", StrList, r1_levels, "levels evaluated (default all)"),
-      at_least(F("r1zero.problems", I64, r1_problems, "held-out test problems per level"), 0),
-      at_least(F("r1zero.k", I64, r1_k, "samples per problem (pass@1 over k, pass@k, cons@k)"), 1),
-      at_least(F("r1zero.max_new_tokens", I64, r1_max_new_tokens, "generation budget (0 = grpo.max_new_tokens)"), 0),
+      F("r1zero.problems", I64, r1_problems, "held-out test problems per level").at_least(1),
+      F("r1zero.k", I64, r1_k, "samples per problem (pass@1 over k, pass@k, cons@k)").at_least(1),
+      F("r1zero.max_new_tokens", I64, r1_max_new_tokens, "generation budget (0 = grpo.max_new_tokens)").at_least(0),
   };
   return f;
 }
@@ -292,48 +298,39 @@ void set_model_key(Recipe& r, const std::string& key, const toml::node& v, const
   r.model_inline[key] = j;
 }
 
-std::string range_text(const Field& f) {
-  if (std::isinf(f.hi)) return fmt::format(">= {}", f.lo);
-  return fmt::format("in [{}, {}]", f.lo, f.hi);
-}
-
-// A number read into a numeric key: finite and in the key's range, or an Error naming the key and the range.
-void check_number(const Field& f, double x, const std::string& where) {
-  check(std::isfinite(x), "{}: '{}' = {} must be a finite number", where, f.key, x);
-  check(x >= f.lo && x <= f.hi, "{}: '{}' = {} must be {}", where, f.key, x, range_text(f));
-}
-
 void set_field(Recipe& r, const Field& f, const toml::node& v, const std::string& where) {
   void* p = f.ref(r);
-  if (f.kind == Kind::I64 || f.kind == Kind::U64 || f.kind == Kind::I32 || f.kind == Kind::F64 || f.kind == Kind::F32)
-    if (auto x = v.value<double>()) check_number(f, *x, where);
-  if (f.kind == Kind::F64List)
-    if (auto a = v.as_array())
-      for (const auto& e : *a)
-        if (auto x = e.value<double>()) check_number(f, *x, where);
   auto bad = [&]() { fail("{}: '{}' must be {}", where, f.key, kind_name(f.kind)); };
+  auto in_range = [&](double x) {
+    if (std::isnan(x)) fail("{}: '{}' is nan, must be a number", where, f.key);
+    if (!f.in_range(x)) fail("{}: '{}' = {} {}", where, f.key, x, f.range_text());
+  };
   switch (f.kind) {
     case Kind::I64: {
       auto x = v.value<int64_t>();
       if (!x || !v.is_integer()) bad();
+      in_range(double(*x));
       *static_cast<int64_t*>(p) = *x;
       break;
     }
     case Kind::U64: {
       auto x = v.value<int64_t>();
       if (!x || !v.is_integer() || *x < 0) bad();
+      in_range(double(*x));
       *static_cast<uint64_t*>(p) = uint64_t(*x);
       break;
     }
     case Kind::I32: {
       auto x = v.value<int64_t>();
       if (!x || !v.is_integer() || *x < INT32_MIN || *x > INT32_MAX) bad();
+      in_range(double(*x));
       *static_cast<int*>(p) = int(*x);
       break;
     }
     case Kind::F32: {
       auto x = v.value<double>();
       if (!x) bad();
+      in_range(*x);
       *static_cast<float*>(p) = float(*x);
       break;
     }
@@ -348,6 +345,7 @@ void set_field(Recipe& r, const Field& f, const toml::node& v, const std::string
     case Kind::F64: {
       auto x = v.value<double>();
       if (!x) bad();
+      in_range(*x);
       *static_cast<double*>(p) = *x;
       break;
     }
@@ -382,6 +380,7 @@ void set_field(Recipe& r, const Field& f, const toml::node& v, const std::string
       for (const auto& e : *a) {
         auto s = e.value<double>();
         if (!s) bad();
+        in_range(*s);
         out.push_back(*s);
       }
       *static_cast<std::vector<double>*>(p) = out;
@@ -511,8 +510,8 @@ std::string recipe_help() {
   Recipe defaults;
   for (const auto& f : fields()) {
     const std::string type = f.kind == Kind::Enum ? fmt::format("{}", fmt::join(f.names, "|")) : kind_name(f.kind);
-    s += fmt::format("  {:<26} {:<18} {} (default {}{}{})\n", f.key, type, f.help, value_string(f, defaults),
-                     *f.paper ? "; " : "", f.paper);
+    s += fmt::format("  {:<26} {:<18} {} (default {}{}{}{}{})\n", f.key, type, f.help, value_string(f, defaults),
+                     f.bounded() ? "; " : "", f.bounded() ? f.range_text() : "", *f.paper ? "; " : "", f.paper);
   }
   return s;
 }
@@ -532,7 +531,7 @@ std::vector<SectionFlag> section_flags(const std::string& section) {
     sf.help = f.help;
     if (f.kind == Kind::Enum) sf.help += fmt::format(" ({})", fmt::join(f.names, " | "));
     if (f.kind == Kind::StrList || f.kind == Kind::F64List) sf.help += " (comma-separated)";
-    if (!std::isinf(f.lo) || !std::isinf(f.hi)) sf.help += " (" + range_text(f) + ")";
+    if (f.bounded()) sf.help += " (" + f.range_text() + ")";
     if (*f.paper) sf.help += fmt::format(" [{}]", f.paper);
     sf.default_value = value_string(f, defaults);
     switch (f.kind) {

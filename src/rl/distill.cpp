@@ -198,6 +198,13 @@ DistillResult run_distill(const DistillOptions& o) {
   check_options(o);
   DistillResult res;
   make_dirs(o.out);
+  if (o.resume && file_exists(o.out + "/final/eval.json")) {   // final/ is written whole, as one rename
+    res.completed = true;
+    res.final_dir = o.out + "/final";
+    res.steps = o.steps;
+    if (!o.quiet) fmt::print("{}: the run is complete (final student {}); nothing to resume\n", o.out, res.final_dir);
+    return res;
+  }
   TextModel teacher = load_text_model(o.teacher);
   const Tokenizer& tok = teacher.tok;
   json teacher_eval = json::object();
@@ -318,6 +325,10 @@ DistillResult run_distill(const DistillOptions& o) {
   tc.log_every = std::max<int64_t>(1, o.steps / 10);
   tc.out_dir = o.out;
   tc.quiet = o.quiet;
+  tc.seed = o.seed;
+  tc.fingerprint = {{"teacher", o.teacher}, {"student", o.student}, {"task", o.task},       {"levels", levels},
+                    {"problems", o.problems}, {"k", o.k},           {"filter", o.filter},   {"kd_topk", o.kd_topk},
+                    {"batch_size", o.batch_size}, {"grad_accum", o.grad_accum}, {"seed", o.seed}};
   if (!o.quiet)
     fmt::print("student: {}, hidden {}, {} params; batch {} x {} tokens x accum {}; activations {:.1f} MiB; "
                "KD top-{} weight {}\n",
@@ -333,7 +344,6 @@ DistillResult run_distill(const DistillOptions& o) {
 
   // 4. OUT/final + eval.json (what the next stage needs: prompt format and tasks)
   res.final_dir = o.out + "/final";
-  trainer.save_final(res.final_dir);
   json ev = json::object();
   ev["prompt_format"] = format_name;
   ev["tasks"] = teacher_eval.contains("tasks") ? teacher_eval["tasks"] : json::array({o.task});
@@ -359,7 +369,8 @@ DistillResult run_distill(const DistillOptions& o) {
     if (!o.quiet) fmt::print("test pass@1: student {:.1f}%, teacher {:.1f}%\n", 100 * s.overall.pass1, 100 * t.overall.pass1);
   }
   ev["threads"] = omp_get_max_threads();
-  write_file_atomic(res.final_dir + "/eval.json", ev.dump(1) + "\n");
+  ev["seed"] = o.seed;
+  trainer.save_final(res.final_dir, {{"eval.json", ev.dump(1) + "\n"}});
   if (!o.quiet) fmt::print("final student: {}\n", res.final_dir);
   return res;
 }

@@ -92,6 +92,11 @@ GrpoRunResult run_grpo_with(LanguageModel& m, const GrpoSpec& g, const PretrainS
   tc.keep_ckpts = int(base.keep_ckpts);
   tc.out_dir = out;
   tc.quiet = quiet;
+  tc.seed = g.seed;
+  tc.fingerprint = {{"init", init},         {"algo", rl_algo_name(g.algo)}, {"tasks", g.tasks},
+                    {"levels", g.levels},   {"rewards", g.rewards},         {"prompts", g.prompts},
+                    {"group", g.group},     {"micro_rows", g.micro_rows},   {"mu", g.mu},
+                    {"seed", g.seed}};
   if (!quiet) {
     fmt::print("grpo: {} from {} ({}) | {} prompts x G {} = {} samples/rollout, mu {} | {} micro-batches of {} rows | "
                "{} | beta {} eps [{}, {}] agg {} std-scaling {} | rewards {} | {} threads\n",
@@ -111,7 +116,7 @@ GrpoRunResult run_grpo_with(LanguageModel& m, const GrpoSpec& g, const PretrainS
   res.steps = trainer.step();
   res.train_seconds = trainer.train_seconds;
   if (res.completed) {
-    trainer.save_final(out + "/final");
+    trainer.save_final(out + "/final");   // with eval.json (RlStage::save_extra)
     if (!quiet) fmt::print("final model: {}/final\n", out);
   }
   res.total_seconds = now_s() - t0;
@@ -131,6 +136,19 @@ GrpoRunResult run_grpo(const GrpoSpec& g, const PretrainSpec& base, const std::s
   check(file_exists(init + "/tokenizer.json"), "grpo.init '{}': no tokenizer.json in the model directory", init);
   if (base.threads > 0) omp_set_num_threads(int(base.threads));
   make_dirs(out);
+  if (resume && file_exists(out + "/final/eval.json")) {   // final/ is written whole, as one rename
+    if (!quiet) fmt::print("{}: the run is complete (final model {}/final); nothing to resume\n", out, out);
+    GrpoRunResult done;
+    done.completed = true;
+    done.steps = g.steps;
+    done.total_seconds = now_s() - t0;
+    return done;
+  }
+  {
+    const auto cj = nlohmann::json::parse(read_file(init + "/config.json"), nullptr, false);
+    check(!cj.is_discarded(), "{}/config.json: invalid JSON", init);
+    preflight_training_memory(cj, init + "/config.json", g.max_new_tokens);
+  }
   const std::unique_ptr<LanguageModel> m = load_language_model(init);
   return run_grpo_with(*m, g, base, init, out, resume, quiet, t0);
 }

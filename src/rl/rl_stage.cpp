@@ -2,6 +2,7 @@
 #include "rl/rl_stage.h"
 
 #include <fmt/format.h>
+#include <omp.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -125,6 +126,8 @@ void RlStage::install(Rollout ro, int64_t step) {
   ro_step_ = step;
   ensure_workspace(ro_T_);
 }
+
+std::vector<std::string> RlStage::logs() const { return {"completions.jsonl"}; }
 
 void RlStage::report(int64_t step, std::span<const float> seq_adv) const {
   if (s_.log_completions_every > 0 && step % s_.log_completions_every == 0)
@@ -272,6 +275,8 @@ void RlStage::save_extra(const std::string& dir) const {
   }
   ev["stage"] = "grpo";
   ev["init"] = init_dir_;
+  ev["seed"] = s_.seed;                      // with the thread count: what a bitwise rerun needs
+  ev["threads"] = omp_get_max_threads();
   write_file_atomic(dir + "/eval.json", ev.dump(1) + "\n");
 }
 

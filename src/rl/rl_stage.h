@@ -51,6 +51,7 @@ class RlStage : public TrainStage {
   int64_t grad_accum() const { return accum_; }
   std::map<std::string, double> evaluate(LanguageModel& m, int64_t step) override;
   void save_extra(const std::string& dir) const override;
+  std::vector<std::string> logs() const override;   // completions.jsonl
   void restore(const nlohmann::json&) override;
   std::string memory_plan() const;  // MiB of policy (+grads, Adam), reference, critic, workspace, cache
 

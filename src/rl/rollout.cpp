@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/fs.h"
 #include "core/rng.h"
 #include "rl/grpo.h"
 
@@ -160,14 +161,15 @@ std::map<std::string, double> rollout_metrics(const Rollout& ro, const GrpoSpec&
 void log_completions(const Rollout& ro, const GrpoSpec& s, std::span<const float> seq_adv, int64_t step,
                      const std::string& path) {
   const int64_t G = s.group, S = int64_t(ro.comps.size());
-  std::ofstream f(path, std::ios::app);
+  std::string lines;
   for (int64_t i = 0; i < std::min<int64_t>(S, 2 * G); i += std::max<int64_t>(1, G / 2)) {
     nlohmann::json j = {{"step", step}, {"question", ro.problems[size_t(i / G)].question},
                         {"level", ro.problems[size_t(i / G)].level}, {"completion", ro.texts[size_t(i)]},
                         {"reward", ro.rewards[size_t(i)]}, {"advantage", seq_adv[size_t(i)]}};
     for (size_t fi = 0; fi < ro.parts.size(); ++fi) j["rewards/" + s.rewards[fi]] = ro.parts[fi][size_t(i)];
-    f << j.dump() << "\n";
+    lines += (lines.empty() ? "" : "\n") + j.dump();
   }
+  if (!lines.empty()) append_line(path, lines);   // an Error naming the file when the write fails (a full disk)
 }
 
 void print_rollout_progress(const Rollout& ro, const GrpoSpec& s, const std::map<std::string, double>& mt,

@@ -71,6 +71,47 @@ namespace {
 
 double mib(double bytes) { return bytes / double(1 << 20); }
 
+// What a --resume must share with the checkpoint: the model, the data, the batch shape and the seed (steps, the
+// schedule and eval settings may change: extending a run is a resume).
+nlohmann::json pretrain_fingerprint(const PretrainSpec& r, const nlohmann::json& model) {
+  return {{"model", model},           {"data", corpus_spec_json(r.data)}, {"corpus", r.corpus},
+          {"batch_size", r.batch_size}, {"seq_len", r.seq_len},           {"grad_accum", r.grad_accum},
+          {"pack", pack_name(r.pack)},  {"seed", r.seed}};
+}
+
+// A corpus built into OUT/corpus by an earlier run is reused only for the [data] it was built from.
+void check_corpus_spec(const std::string& corpus, const CorpusSpec& want) {
+  const std::string path = corpus + "/corpus.json";
+  const auto j = nlohmann::json::parse(read_file(path), nullptr, false);
+  check(!j.is_discarded() && j.is_object(), "{}: not a JSON object", path);
+  if (!j.contains("spec")) return;   // built before corpus.json recorded its spec: nothing to compare with
+  const nlohmann::json now = corpus_spec_json(want);
+  const nlohmann::json built = j["spec"];
+  std::string diff;
+  for (const auto& [k, v] : now.items())
+    if (!built.contains(k) || built[k] != v)
+      diff += fmt::format("{}data.{} (built {}, recipe {})", diff.empty() ? "" : "; ", k,
+                          built.contains(k) ? built[k].dump() : "unrecorded", v.dump());
+  check(diff.empty(), "{}: the corpus was built from a different [data] section: {}; run with --overwrite to rebuild "
+        "it (a new run), or restore the recipe's [data]", path, diff);
+}
+
+// The finished run's metrics (OUT/final/eval.json is written last, with final/ as one rename).
+bool finished(const std::string& out, PretrainResult& res, bool quiet) {
+  const std::string ev = out + "/final/eval.json";
+  if (!file_exists(ev)) return false;
+  const auto j = nlohmann::json::parse(read_file(ev), nullptr, false);
+  check(!j.is_discarded() && j.is_object(), "{}: not a JSON object", ev);
+  res.completed = true;
+  res.steps = j.value("steps", int64_t(0));
+  res.train_seconds = j.value("train_seconds", 0.0);
+  for (const auto& [k, v] : j.items())
+    if (v.is_number()) res.final_eval[k] = v.get<double>();
+  if (!quiet) fmt::print("{}: the run is complete ({} steps; final model {}/final); nothing to resume\n", out,
+                         res.steps, out);
+  return true;
+}
+
 void check_recipe(const PretrainSpec& r) {
   check(r.steps > 0, "{}: train.steps must be > 0", r.path);
   check(r.batch_size > 0 && r.seq_len > 1 && r.grad_accum > 0,
@@ -110,6 +151,8 @@ PretrainResult train_model(const PretrainSpec& r, LanguageModel& m, const Corpus
   tc.keep_ckpts = int(r.keep_ckpts);
   tc.out_dir = out;
   tc.quiet = quiet;
+  tc.seed = r.seed;
+  tc.fingerprint = pretrain_fingerprint(r, m.config_json());
 
   if (!quiet) {
     fmt::print("model: {} ({}) {} params ({} active/token) + {} MTP, vocab {}, {} layers, hidden {}\n",
@@ -139,14 +182,14 @@ PretrainResult train_model(const PretrainSpec& r, LanguageModel& m, const Corpus
   res.train_seconds = trainer.train_seconds;
   res.final_eval = trainer.last_eval;
   if (res.completed) {
-    trainer.save_final(out + "/final");
     nlohmann::json ev = res.final_eval;
     ev["steps"] = res.steps;
     ev["train_seconds"] = res.train_seconds;
     ev["threads"] = omp_get_max_threads();
+    ev["seed"] = r.seed;
     ev["prompt_format"] = prompt_format_name(r.format);  // what the RL stage must prompt with (data/corpus.h prompt_text)
     ev["tasks"] = r.data.tasks;
-    write_file_atomic(out + "/final/eval.json", ev.dump(1) + "\n");
+    trainer.save_final(out + "/final", {{"eval.json", ev.dump(1) + "\n"}});
     if (!quiet) fmt::print("final model: {}/final\n", out);
   }
   res.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -161,14 +204,22 @@ PretrainResult run_pretrain(PretrainSpec r, const std::string& out, bool resume,
   if (r.threads > 0) omp_set_num_threads(int(r.threads));
   r.data.format = r.format;
   make_dirs(out);
+  if (resume) {
+    PretrainResult done;
+    if (finished(out, done, quiet)) return done;
+  }
 
   // Corpus: given, reused from OUT/corpus, or built there now.
   Corpus c;
   std::string corpus = r.corpus;
   if (corpus.empty()) {
     corpus = out + "/corpus";
-    if (!file_exists(corpus + "/corpus.json")) build_corpus(r.data, corpus, !quiet);
-    else if (!quiet) fmt::print("corpus: reusing {}\n", corpus);
+    if (!file_exists(corpus + "/corpus.json")) {
+      build_corpus(r.data, corpus, !quiet);
+    } else {
+      check_corpus_spec(corpus, r.data);
+      if (!quiet) fmt::print("corpus: reusing {}\n", corpus);
+    }
   }
   c.tok_dir = corpus + "/tokenizer";
   c.tok = Tokenizer::load(c.tok_dir);
@@ -176,6 +227,7 @@ PretrainResult run_pretrain(PretrainSpec r, const std::string& out, bool resume,
   c.val = std::make_shared<const Shard>(read_shard(corpus + "/val.bin", c.tok.vocab_size()));
 
   const nlohmann::json cj = model_config_json(r, c.tok.vocab_size(), c.tok.bos_id(), c.tok.eos_id());
+  preflight_training_memory(cj, r.path + " [model]", r.seq_len);
   const std::unique_ptr<LanguageModel> m = make_language_model(cj, r.path + " [model]");
   m->init(r.seed);
   return train_model(r, *m, c, out, resume, quiet, t0);

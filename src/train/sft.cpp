@@ -78,6 +78,24 @@ void check_options(const SftOptions& o) {
   check(o.mtp_lambda >= 0 && o.gamma >= 0, "sft: mtp_lambda and gamma must be >= 0");
 }
 
+// A finished run (OUT/final/eval.json, written with final/ as one rename): its metrics, and nothing to do.
+bool finished(const std::string& out, SftResult& res, bool quiet) {
+  const std::string ev = out + "/final/eval.json";
+  if (!file_exists(ev)) return false;
+  const auto j = nlohmann::json::parse(read_file(ev), nullptr, false);
+  check(!j.is_discarded() && j.is_object(), "{}: not a JSON object", ev);
+  res.completed = true;
+  res.final_dir = out + "/final";
+  res.steps = j.value("steps", int64_t(0));
+  res.train_seconds = j.value("train_seconds", 0.0);
+  res.initial_val_loss = std::nan("");
+  for (const auto& [k, v] : j.items())
+    if (v.is_number()) res.final_eval[k] = v.get<double>();
+  if (!quiet) fmt::print("{}: the run is complete ({} steps; final model {}); nothing to resume\n", out, res.steps,
+                         res.final_dir);
+  return true;
+}
+
 // Held-out samples: a seeded choice of round(val_fraction·n) (at least 1 when the fraction is > 0), never all.
 std::vector<bool> held_out(int64_t n, double frac, uint64_t seed) {
   std::vector<bool> is_val(size_t(n), false);
@@ -98,6 +116,14 @@ SftResult run_sft(const SftOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   check_options(o);
   if (o.threads > 0) omp_set_num_threads(o.threads);
+  SftResult done;
+  if (o.resume && finished(o.out_dir, done, o.quiet)) return done;
+  {
+    const std::string cfg = o.model_dir + "/config.json";
+    const auto cj = nlohmann::json::parse(read_file(cfg), nullptr, false);
+    check(!cj.is_discarded(), "{}: invalid JSON", cfg);
+    preflight_training_memory(cj, cfg, o.seq_len);
+  }
   const std::unique_ptr<LanguageModel> mp = load_language_model(o.model_dir);
   LanguageModel& m = *mp;
   check(file_exists(o.model_dir + "/tokenizer.json"), "{}: no tokenizer.json in the model directory", o.model_dir);
@@ -143,6 +169,10 @@ SftResult run_sft(const SftOptions& o) {
   tc.keep_ckpts = o.keep_ckpts;
   tc.out_dir = o.out_dir;
   tc.quiet = o.quiet;
+  tc.seed = o.seed;
+  tc.fingerprint = {{"model", o.model_dir}, {"data", o.data}, {"batch_size", o.batch_size}, {"seq_len", o.seq_len},
+                    {"grad_accum", o.grad_accum}, {"seed", o.seed}, {"val_fraction", o.val_fraction},
+                    {"rendering", rendering.name()}};
 
   if (!o.quiet) {
     const ChatPacker& t = stage.train;
@@ -175,7 +205,6 @@ SftResult run_sft(const SftOptions& o) {
   res.final_eval = trainer.last_eval;
   if (res.completed) {
     res.final_dir = o.out_dir + "/final";
-    trainer.save_final(res.final_dir);
     nlohmann::json ev = nlohmann::json::object();
     const std::string init_ev = o.model_dir + "/eval.json";
     if (file_exists(init_ev)) {
@@ -191,8 +220,10 @@ SftResult run_sft(const SftOptions& o) {
     ev["rendering"] = rendering.name();
     ev["steps"] = res.steps;
     ev["train_seconds"] = res.train_seconds;
+    ev["threads"] = omp_get_max_threads();
+    ev["seed"] = o.seed;
     for (const auto& [k, v] : res.final_eval) ev[k] = v;
-    write_file_atomic(res.final_dir + "/eval.json", ev.dump(1) + "\n");
+    trainer.save_final(res.final_dir, {{"eval.json", ev.dump(1) + "\n"}});
     if (!o.quiet) fmt::print("final model: {}\n", res.final_dir);
   }
   res.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -1,6 +1,7 @@
 #include "train/trainer.h"
 
 #include <fmt/format.h>
+#include <omp.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -17,24 +18,34 @@
 #include "core/json_io.h"
 #include "core/fs.h"
 #include "core/safetensors.h"
+#include "model/memory_preflight.h"
 #include "model/model.h"
 
 namespace nanoseek {
 namespace fs = std::filesystem;
 namespace {
 
-std::atomic<bool> g_stop{false};
-extern "C" void on_sigint(int) {
-  g_stop = true;
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C kills
+// SIGINT (Ctrl-C) and SIGTERM (docker stop, schedulers) stop the run at the end of the current step with a
+// checkpoint; the signal is kept for the exit status (128 + signal).
+std::atomic<int> g_stop{0};
+std::atomic<int> g_last_stop{0};
+std::string& resume_hint() {
+  static std::string hint;
+  return hint;
+}
+extern "C" void on_stop_signal(int sig) {
+  g_stop = sig;
+  g_last_stop = sig;
+  std::signal(sig, SIG_DFL);  // a second one kills
 }
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Keeps the lines of metrics.jsonl whose step is <= keep_step (a resumed run rewrites what follows).
-void truncate_metrics(const std::string& path, int64_t keep_step) {
+// Keeps the lines of a per-step log (metrics.jsonl, completions.jsonl) whose step is <= keep_step (a resumed run
+// rewrites what follows).
+void truncate_log(const std::string& path, int64_t keep_step) {
   if (!file_exists(path)) return;
   std::istringstream in(read_file(path));
   std::string line, out;
@@ -64,6 +75,9 @@ int64_t ckpt_step(const std::string& dir_path, const std::string& digits) {
 }
 
 }  // namespace
+
+void set_resume_hint(std::string command) { resume_hint() = std::move(command); }
+int stop_exit_code() { return 128 + (g_last_stop ? g_last_stop.load() : SIGINT); }
 
 std::string format_duration(double s) {
   if (!(s >= 0) || s > 1e7) return "?";
@@ -109,11 +123,22 @@ void check_train_config(const TrainConfig& c) {
   check(!c.out_dir.empty(), "trainer: out_dir is empty");
   check(c.steps > 0 && c.grad_accum > 0, "trainer: steps ({}) and grad_accum ({}) must be > 0", c.steps,
         c.grad_accum);
-  // log_every 0 was a division by zero (SIGFPE) in every training command; recipes refuse it at load, this guards
-  // the callers that build a TrainConfig themselves.
-  check(c.log_every >= 1, "trainer: log_every ({}) must be >= 1", c.log_every);
+  check(c.log_every >= 1, "trainer: log_every must be >= 1 (got {})", c.log_every);
   check(c.eval_every >= 0 && c.ckpt_every >= 0, "trainer: eval_every ({}) and ckpt_every ({}) must be >= 0",
         c.eval_every, c.ckpt_every);
+  check(c.keep_ckpts >= 1, "trainer: keep_ckpts must be >= 1 (got {})", c.keep_ckpts);
+}
+
+// Leftovers of a run killed mid-write (the caller holds OUT: no other writer is there): final.tmp-PID directories
+// and AtomicFile temporaries (NAME.tmp.PID.N) at the top level.
+void remove_stale_temps(const std::string& out) {
+  for (const auto& e : fs::directory_iterator(out)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind("final.tmp-", 0) == 0 || n == "ckpt-tmp" || n.find(".tmp.") != std::string::npos) {
+      std::error_code ec;
+      fs::remove_all(e.path(), ec);
+    }
+  }
 }
 }  // namespace
 
@@ -121,11 +146,25 @@ Trainer::Trainer(LanguageModel& m, TrainConfig c, TrainStage& stage)
     : m_((m.enable_grad(), m)), c_(std::move(c)), stage_(stage), opt_(m_, c_.adamw) {
   check_train_config(c_);
   make_dirs(c_.out_dir);
+  remove_stale_temps(c_.out_dir);
 }
 
-void Trainer::save_final(const std::string& dir) {
+void Trainer::save_model(const std::string& dir) {
   m_.save(dir, DType::F32);
   stage_.save_extra(dir);
+}
+
+void Trainer::save_final(const std::string& dir, const std::map<std::string, std::string>& files) {
+  // Written whole into DIR.tmp-PID, then renamed: a reader (or a resumed run) sees no final/ or a complete one.
+  const std::string tmp = fmt::format("{}.tmp-{}", dir, getpid());
+  fs::remove_all(tmp);
+  save_model(tmp);
+  for (const auto& [name, bytes] : files) write_file_atomic(tmp + "/" + name, bytes);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  if (ec) fail("{}: cannot replace the previous final directory: {}", dir, ec.message());
+  fs::rename(tmp, dir, ec);
+  if (ec) fail("{}: rename from {} failed: {}", dir, tmp, ec.message());
 }
 
 void Trainer::save_checkpoint() {
@@ -133,14 +172,16 @@ void Trainer::save_checkpoint() {
   if (dir_exists(final_dir)) return;  // already saved at this step
   const std::string tmp = c_.out_dir + "/ckpt-tmp";
   fs::remove_all(tmp);
-  save_final(tmp);
+  save_model(tmp);
   stage_.save_resume_files(tmp);
   const std::vector<int64_t> shape{int64_t(opt_.m.size())};
   const TensorWrite moments[] = {{"exp_avg", DType::F32, shape, opt_.m.data()},
                                  {"exp_avg_sq", DType::F32, shape, opt_.v.data()}};
   write_safetensors(tmp + "/optimizer.safetensors", moments);
+  // threads and seed: a run is bitwise reproducible for a fixed seed and thread count, so both are recorded
   const nlohmann::json st = {{"step", step_}, {"adam_t", opt_.t}, {"tokens_seen", tokens_seen_},
-                             {"elapsed_s", elapsed_}, {"stage", stage_.state()}};
+                             {"elapsed_s", elapsed_}, {"stage", stage_.state()}, {"threads", omp_get_max_threads()},
+                             {"seed", c_.seed}, {"fingerprint", c_.fingerprint}, {"last_log", last_log_}};
   write_file_atomic(tmp + "/trainer_state.json", st.dump(1) + "\n");  // written last: marks a complete checkpoint
   fs::rename(tmp, final_dir);  // atomic on POSIX: readers see no checkpoint or a whole one
   // Drop the oldest checkpoints beyond keep_ckpts.
@@ -173,25 +214,54 @@ int64_t Trainer::resume() {
   opt_.t = adam_t;
   tokens_seen_ = tokens_seen;
   elapsed_ = elapsed;
+  check_fingerprint(st.value("fingerprint", nlohmann::json()), dir);
   stage_.load_resume_files(dir);
   try {   // the stage's own fields (loader position ...): a wrong type there names the file too
     stage_.restore(json_need(st, "stage", state_path));
   } catch (const nlohmann::json::exception& e) {
     fail("{}: field 'stage': {}", state_path, e.what());
   }
-  truncate_metrics(c_.out_dir + "/metrics.jsonl", step_);
+  last_log_ = st.value("last_log", nlohmann::json::object());
+  // A run resumed at its last step stopped between that checkpoint and the end (the final evaluation): run() redoes
+  // the evaluation and writes the step's line again, so it is dropped here with the lines that follow.
+  redo_final_eval_ = step_ >= c_.steps;
+  const int64_t keep = redo_final_eval_ ? step_ - 1 : step_;
+  truncate_log(c_.out_dir + "/metrics.jsonl", keep);
+  for (const std::string& log : stage_.logs()) truncate_log(c_.out_dir + "/" + log, step_ - 1);  // steps from 0
   if (!c_.quiet) fmt::print("resumed from {} (step {}, {} tokens seen)\n", dir, step_, tokens_seen_);
   return step_;
 }
 
-void Trainer::log_step(nlohmann::json& j) {
-  std::ofstream f(c_.out_dir + "/metrics.jsonl", std::ios::app);
-  f << j.dump() << "\n";
+void Trainer::check_fingerprint(const nlohmann::json& saved, const std::string& ckpt) const {
+  if (saved.is_null() || c_.fingerprint.is_null() || saved == c_.fingerprint) return;
+  std::string diff;
+  auto show = [](const nlohmann::json& v) { return v.is_null() ? std::string("(absent)") : v.dump(); };
+  if (saved.is_object() && c_.fingerprint.is_object()) {
+    for (const auto& [k, v] : c_.fingerprint.items())
+      if (!saved.contains(k) || saved[k] != v)
+        diff += fmt::format("\n  {}: checkpoint {} vs now {}", k, show(saved.value(k, nlohmann::json())), show(v));
+    for (const auto& [k, v] : saved.items())
+      if (!c_.fingerprint.contains(k)) diff += fmt::format("\n  {}: checkpoint {} vs now (absent)", k, show(v));
+  }
+  fail("{}: --resume with a different recipe than the run was started with:{}\n(resume with the original settings, "
+       "or start a new run with --overwrite or another --out)", ckpt, diff.empty() ? " " + c_.fingerprint.dump() : diff);
 }
 
+void Trainer::log_step(nlohmann::json& j) { append_line(c_.out_dir + "/metrics.jsonl", j.dump()); }
+
 bool Trainer::run(int64_t until) {
-  g_stop = false;
-  auto prev = std::signal(SIGINT, on_sigint);
+  g_stop = 0;
+  auto prev = std::signal(SIGINT, on_stop_signal);
+  auto prev_term = std::signal(SIGTERM, on_stop_signal);
+  if (redo_final_eval_) {
+    redo_final_eval_ = false;
+    // resumed after the last step's checkpoint, before the end: the final evaluation again, then its log line
+    nlohmann::json j = last_log_.is_object() ? last_log_ : nlohmann::json::object();
+    j["step"] = step_;
+    last_eval = stage_.evaluate(m_, step_);
+    for (auto& [name, v] : last_eval) j[name] = v;
+    log_step(j);
+  }
   const int64_t L = m_.routed_layers();
   bool interrupted = false;
   while (step_ < c_.steps) {
@@ -249,6 +319,10 @@ bool Trainer::run(int64_t until) {
     if (g_stop) interrupted = true;
     const bool pause = !interrupted && until > 0 && step_ >= until && step_ < c_.steps;
     const bool last = step_ == c_.steps;
+    if (last) {   // the last checkpoint before the final evaluation: a failure there costs no training
+      last_log_ = j;
+      save_checkpoint();
+    }
     if (!interrupted && ((c_.eval_every > 0 && step_ % c_.eval_every == 0) || last)) {
       last_eval = stage_.evaluate(m_, step_);
       for (auto& [name, v] : last_eval) j[name] = v;
@@ -263,18 +337,29 @@ bool Trainer::run(int64_t until) {
                  format_duration(step_time_ema_ * double(c_.steps - step_)), extra);
       std::fflush(stdout);
     }
-    if (interrupted || pause || last || (c_.ckpt_every > 0 && step_ % c_.ckpt_every == 0)) save_checkpoint();
+    last_log_ = j;
+    if (interrupted || pause || (c_.ckpt_every > 0 && step_ % c_.ckpt_every == 0)) save_checkpoint();
     if (pause) {
       interrupted = true;
       break;
     }
     if (interrupted) {
-      if (!c_.quiet) fmt::print("interrupted: saved {}/ckpt-{}; continue with --resume\n", c_.out_dir, step_);
+      if (!c_.quiet || g_stop) {
+        const std::string how = resume_hint().empty() ? "the same command with --resume" : resume_hint();
+        fmt::print("{}: saved {}/ckpt-{}; continue with: {}\n", g_stop == SIGTERM ? "terminated (SIGTERM)"
+                   : g_stop ? "interrupted" : "paused", c_.out_dir, step_, how);
+        std::fflush(stdout);
+      }
       break;
     }
   }
   std::signal(SIGINT, prev == SIG_ERR ? SIG_DFL : prev);
+  std::signal(SIGTERM, prev_term == SIG_ERR ? SIG_DFL : prev_term);
   return !interrupted;
+}
+
+void preflight_training_memory(const nlohmann::json& config, const std::string& label, int64_t) {
+  preflight_model_memory(config, label, MemUse::Train);
 }
 
 }  // namespace nanoseek

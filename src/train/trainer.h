@@ -1,6 +1,6 @@
 // The one training loop every stage shares (pretraining, SFT, GRPO, distillation): the stage supplies the loss,
 // the Trainer owns everything else — AdamW, LR schedule, gradient accumulation and clipping, the aux-loss-free
-// router-bias update, checkpoints (atomic, resumable bit-exactly), metrics.jsonl, the progress line, SIGINT.
+// router-bias update, checkpoints (atomic, resumable bit-exactly), metrics.jsonl, the progress line, SIGINT/SIGTERM.
 //
 //   struct MyStage : TrainStage { MicroResult micro_step(LanguageModel& m, int64_t step, int micro) override {...} };
 //   Trainer t(model, cfg, stage);    // any LanguageModel: DeepSeek-V3 or a dense Qwen2/Llama student
@@ -46,10 +46,14 @@ struct TrainConfig {
   double gamma_until = 1.0;   // γ applies for the first gamma_until·steps steps (V3 freezes the bias at the end)
   int64_t log_every = 10;     // progress line period
   int64_t eval_every = 0;     // 0 = only at the end
-  int64_t ckpt_every = 0;     // 0 = only at the end / on SIGINT
+  int64_t ckpt_every = 0;     // 0 = only at the end / on SIGINT or SIGTERM
   int keep_ckpts = 2;         // newest checkpoints kept
   std::string out_dir;
   bool quiet = false;
+  uint64_t seed = 0;              // recorded in trainer_state.json (with the thread count)
+  // What must not change between a run and its --resume (the stage's settings: model, data, batch shape, seed...):
+  // stored in every checkpoint and compared at resume(); a difference is an Error naming the keys. null = unchecked.
+  nlohmann::json fingerprint;
 };
 
 // c.lr, c.adamw and c.clip from the spec, for c.steps steps.
@@ -77,18 +81,26 @@ class TrainStage {
   // back by resume() before restore().
   virtual void save_resume_files(const std::string& ckpt_dir) const {}
   virtual void load_resume_files(const std::string& ckpt_dir) {}
+  // Per-step JSONL logs the stage appends to in out_dir besides metrics.jsonl, each line with the 0-based "step" of
+  // micro_step: resume() drops the lines of steps the checkpoint has not done, as it does metrics.jsonl's.
+  virtual std::vector<std::string> logs() const { return {}; }
 };
 
 class Trainer {
  public:
   // Enables m's gradients; AdamW updates m.trainable_spans(), the bias rule m.router_bias(layer).
   Trainer(LanguageModel& m, TrainConfig c, TrainStage& stage);
-  int64_t resume();          // newest checkpoint's step (0 if none); metrics.jsonl lines past it are dropped
+  // Newest checkpoint's step (0 if none); the lines of metrics.jsonl and of the stage's logs() past it are dropped.
+  // Error when the checkpoint's fingerprint differs from c.fingerprint.
+  int64_t resume();
   // Steps until c.steps (or until step `until` when > 0, e.g. to test resume); saves a checkpoint and returns false
-  // when it stops early (SIGINT or `until`), true when training is complete.
+  // when it stops early (SIGINT, SIGTERM or `until`), true when training is complete. The last step's checkpoint is
+  // written before the final evaluation; a run resumed from it redoes only that evaluation.
   bool run(int64_t until = 0);
   void save_checkpoint();    // out_dir/ckpt-<step> (via out_dir/ckpt-tmp + rename)
-  void save_final(const std::string& dir);  // a model directory: config.json, model.safetensors, extras
+  // A model directory (config.json, model.safetensors, the stage's extras, plus `files`: name → bytes, e.g.
+  // eval.json), written into DIR.tmp-PID and renamed onto DIR, replacing what was there.
+  void save_final(const std::string& dir, const std::map<std::string, std::string>& files = {});
   int64_t step() const { return step_; }
   std::vector<double> losses;                 // loss of each step run by this object
   std::map<std::string, double> last_eval;    // the latest evaluate() result
@@ -96,13 +108,26 @@ class Trainer {
 
  private:
   void log_step(nlohmann::json& j);
+  void save_model(const std::string& dir);
+  void check_fingerprint(const nlohmann::json& saved, const std::string& ckpt) const;
   LanguageModel& m_;
   TrainConfig c_;
   TrainStage& stage_;
   AdamW opt_;
   int64_t step_ = 0, tokens_seen_ = 0;
   double elapsed_ = 0, step_time_ema_ = 0;
+  bool redo_final_eval_ = false;   // resume() found the last step's checkpoint
+  nlohmann::json last_log_;   // the latest step's metrics line (kept in checkpoints for a redone final evaluation)
 };
+
+// Memory preflight before a model of `config` is allocated for training: params + grads + AdamW moments against
+// MemAvailable (core/fs.h check_memory; NANOSEEK_NO_MEM_CHECK=1 skips it).
+void preflight_training_memory(const nlohmann::json& config, const std::string& label, int64_t ctx);
+
+// Exit status of a command whose run stopped early on a signal: 128 + the signal (130 SIGINT, 143 SIGTERM).
+int stop_exit_code();
+// The command line that continues the run (printed when a signal stops it); set once by the CLI.
+void set_resume_hint(std::string command);
 
 std::string latest_checkpoint(const std::string& out_dir);  // "" if none
 std::string format_duration(double seconds);                 // "4m12s"

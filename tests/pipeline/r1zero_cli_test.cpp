@@ -47,10 +47,15 @@ TEST(R1ZeroCli, CiRecipeEndToEnd) {
                         "\"completions/clipped_ratio\"", "\"kl\"", "\"entropy\"", "\"clip_ratio\"", "\"time/rollout\"",
                         "\"time/reward\"", "\"time/update\""})
     EXPECT_NE(m.find(k), std::string::npos) << k;
-  // a second run reuses the base model and the finished GRPO run
-  auto [rc2, log2] = test::run_cmd(bin + " r1zero " + recipe + " --out " + out);
+  // a second run into the same OUT needs --resume (or --overwrite); with it, it reuses the base model and the
+  // finished GRPO run
+  auto [rc1, log1] = test::run_cmd(bin + " r1zero " + recipe + " --out " + out);
+  EXPECT_EQ(rc1, 1) << log1;
+  EXPECT_NE(log1.find("is not empty"), std::string::npos) << log1;
+  auto [rc2, log2] = test::run_cmd(bin + " r1zero " + recipe + " --out " + out + " --resume");
   EXPECT_EQ(rc2, 0) << log2;
   EXPECT_NE(log2.find("== base: reusing"), std::string::npos) << log2;
+  EXPECT_NE(log2.find("the run is complete"), std::string::npos) << log2;   // the GRPO stage: nothing redone
 
   // the PPO baseline on the same base, and GRPO with a reference model
   auto [rc3, log3] = test::run_cmd(bin + " grpo " + recipe + " --init " + out + "/base/final --out " + out +

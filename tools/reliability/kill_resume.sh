@@ -11,7 +11,7 @@ BIN=$PWD/build/nanoseek
 RECIPE=$PWD/recipes/ci-tiny.toml
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/nanoseek-kill-XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
-SETS=(--set train.steps="$STEPS" --set train.ckpt_every=10 --set train.keep_ckpts=0 --quiet)
+SETS=(--set train.steps="$STEPS" --set train.ckpt_every=10 --set train.keep_ckpts=1 --quiet)
 
 "$BIN" pretrain "$RECIPE" --out "$WORK/ref" "${SETS[@]}" >/dev/null 2>&1 || { echo "reference run failed"; exit 1; }
 want=$(sha256sum "$WORK/ref/final/model.safetensors" | cut -d' ' -f1)
