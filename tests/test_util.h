@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/rng.h"
 
 namespace nanoseek::test {
@@ -50,6 +51,16 @@ inline std::pair<int, std::string> run_cmd(const std::string& cmd) {
   while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
   const int status = pclose(f);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// The message of the nanoseek::Error f throws ("" when it throws none).
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 inline std::vector<float> randn(size_t n, uint64_t seed, float std = 1.f) {

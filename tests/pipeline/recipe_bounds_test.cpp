@@ -11,14 +11,7 @@
 namespace nanoseek {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 TEST(RecipeBounds, OutOfRangeValueNamesFileLineKeyAndBound) {
   EXPECT_EQ(error_of([] { parse_recipe("[train]\nsteps = 3\nlog_every = 0\n", "t.toml"); }),

@@ -11,14 +11,7 @@
 namespace nanoseek {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 TEST(Recipe, ParsesSectionsAndTypes) {
   const Recipe r = parse_recipe(R"(
