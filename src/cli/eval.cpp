@@ -9,6 +9,7 @@
 #include "cli/command.h"
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/stop.h"
 #include "infer/session.h"
 #include "model/model.h"
 #include "train/eval.h"
@@ -34,7 +35,9 @@ int run_eval(EvalCli& c) {
   c.o.format = c.format == "auto" ? model_prompt_format(c.model) : parse_prompt_format(c.format);
   const TextModel tm = load_text_model(c.model);   // DeepSeek-V3 or dense (qwen2/llama) directory
   const auto t0 = std::chrono::steady_clock::now();
+  const StopOnSignals stop_scope;   // Ctrl-C / SIGTERM stop after the current batch, writing nothing
   auto progress = [&](int64_t done, int64_t total) {
+    throw_if_stop_requested(fmt::format("eval stopped after {}/{} problems; nothing written", done, total));
     double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     double eta = done ? el * double(total - done) / double(done) : 0;
     std::fprintf(stderr, "\reval %s: %lld/%lld problems  %.0fs elapsed  ETA %.0fs   ", c.o.task.c_str(),

@@ -9,6 +9,7 @@
 
 #include "cli/command.h"
 #include "core/error.h"
+#include "core/stop.h"
 #include "train/trainer.h"
 
 namespace nanoseek::cli {
@@ -70,6 +71,9 @@ int main(int argc, char** argv) {
   try {
     for (auto& [sub, run] : runners)
       if (sub->parsed()) return run();
+  } catch (const nanoseek::Interrupted& e) {
+    std::fprintf(stderr, "\nnanoseek: %s\n", e.what());
+    return nanoseek::stop_exit_code();
   } catch (const nanoseek::Error& e) {
     std::fprintf(stderr, "nanoseek: error: %s\n", e.what());
     return 1;

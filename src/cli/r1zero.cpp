@@ -32,6 +32,7 @@ const bool registered = cli::add_command({"r1zero", "The R1-Zero pipeline: base 
       app.add_flag("--quiet", o->quiet, "No progress output");
       return [o] {
         const auto claim = o->run->claim(o->out);
+        const StopOnSignals stop_scope;   // trainers stop at a step; evaluations stop between batches
         const R1ZeroResult r = run_r1zero(o->recipe, o->out, o->sets, o->quiet);
         if (!r.completed) return stop_exit_code();
         fmt::print("\n{}\nwall time {} | summary {}/summary.json | report {}/report.md\n", r.table,
@@ -52,6 +53,7 @@ const bool registered_r1 = cli::add_command({"r1", "The four-stage R1 pipeline: 
       app.add_flag("--quiet", o->quiet, "No progress output");
       return [o] {
         const auto claim = o->run->claim(o->out);
+        const StopOnSignals stop_scope;   // trainers stop at a step; evaluations stop between batches
         const R1ZeroResult r = run_r1(o->recipe, o->out, o->sets, o->quiet);
         if (!r.completed) return stop_exit_code();
         fmt::print("\n{}\nwall time {} | summary {}/summary.json | report {}/report.md\n", r.table,

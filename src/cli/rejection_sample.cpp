@@ -7,6 +7,7 @@
 
 #include "cli/command.h"
 #include "core/fs.h"
+#include "core/stop.h"
 #include "rl/rejection.h"
 
 namespace nanoseek {
@@ -22,6 +23,7 @@ int run(Cli& c) {
   c.o.split = parse_split(c.split);
   check_output_path(c.o.out, "rejection-sample --out");
   check_output_path(c.o.out + ".stats.json", "rejection-sample --out (its .stats.json)");
+  const StopOnSignals stop_scope;   // Ctrl-C / SIGTERM stop after the current batch, writing nothing
   const RejectionStats st = rejection_sample(c.o);
   fmt::print("{}", st.summary());
   write_file_atomic(c.o.out + ".stats.json", st.to_json().dump(1) + "\n");

@@ -214,4 +214,16 @@ bool json_bool(const json& obj, const char* key, const std::string& where) {
   return v.get<bool>();
 }
 
+std::string json_string_or(const json& obj, const char* key, std::string def, const std::string& where) {
+  check(obj.is_object(), "{}: expected a JSON object, got {}", where, json_brief(obj));
+  const auto it = obj.find(key);
+  return it == obj.end() || it->is_null() ? def : json_string(obj, key, where);
+}
+
+bool json_bool_or(const json& obj, const char* key, bool def, const std::string& where) {
+  check(obj.is_object(), "{}: expected a JSON object, got {}", where, json_brief(obj));
+  const auto it = obj.find(key);
+  return it == obj.end() || it->is_null() ? def : json_bool(obj, key, where);
+}
+
 }  // namespace nanoseek

@@ -44,6 +44,9 @@ int64_t json_int(const nlohmann::json& obj, const char* key, const std::string& 
 double json_number(const nlohmann::json& obj, const char* key, const std::string& where);   // finite
 std::string json_string(const nlohmann::json& obj, const char* key, const std::string& where);
 bool json_bool(const nlohmann::json& obj, const char* key, const std::string& where);
+// Optional fields: `def` when absent or null, else the typed value (a wrong type is the same Error as above).
+std::string json_string_or(const nlohmann::json& obj, const char* key, std::string def, const std::string& where);
+bool json_bool_or(const nlohmann::json& obj, const char* key, bool def, const std::string& where);
 
 // An integer json value as int64_t, or an Error naming `field` (also for unsigned values above INT64_MAX).
 int64_t json_as_int(const nlohmann::json& v, const std::string& where, std::string_view field);

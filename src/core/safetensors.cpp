@@ -11,9 +11,9 @@
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <set>
 
 #include "core/error.h"
+#include "core/json_io.h"
 
 namespace nanoseek {
 
@@ -110,25 +110,11 @@ void SafetensorsFile::parse() {
   const uint8_t* data = base_ + 8 + n;
   const uint64_t data_size = size_ - 8 - n;
 
-  // nlohmann keeps the last of two equal keys; a parse callback sees every top-level key, so duplicates
-  // (two tensors with one name) are caught instead of silently dropped.
-  std::set<std::string> seen;
-  std::string duplicate;
-  auto on_event = [&](int depth, json::parse_event_t ev, json& parsed) {
-    if (ev == json::parse_event_t::key && depth == 1 && duplicate.empty()) {
-      const auto& k = parsed.get_ref<const std::string&>();
-      if (!seen.insert(k).second) duplicate = k;
-    }
-    return true;
-  };
-  json header;
-  try {
-    header = json::parse(text, text + n, on_event);
-  } catch (const json::exception& e) {
-    fail("{}: header is not valid JSON: {}", f, e.what());
-  }
+  // The bounded reader (core/json_io.h) refuses duplicate keys at every level (nlohmann alone keeps the last of two
+  // tensors with one name) and nesting deeper than a header ever needs (a valid one is 3 levels deep; a deep one
+  // would overflow the stack in any recursive walk of it, an error message's dump included).
+  const json header = parse_json(std::string_view(text, n), f + ": header", JsonLimits{16, kMaxHeaderBytes});
   if (!header.is_object()) fail("{}: header must be a JSON object, got {}", f, json_type(header));
-  if (!duplicate.empty()) fail("{}: tensor '{}' appears twice in the header", f, duplicate);
 
   struct Span { uint64_t begin, end; size_t idx; };
   std::vector<Span> spans;

@@ -224,43 +224,54 @@ DenseWeights bind_dense_weights(const DenseConfig& c, float* base) {
 
 // ---------------------------------------------------------------- activations
 
-DenseActs plan_dense_acts(const DenseConfig& c, int64_t B, int64_t T) {
-  check(B >= 1 && T >= 1, "dense activations: batch {} x seq {} must be positive", B, T);
-  check(T <= c.max_position_embeddings, "sequence length {} exceeds max_position_embeddings {}", T,
-        c.max_position_embeddings);
+namespace {
+
+// Sizes (allocate = false: counts only) every buffer of the dense model's activations; bytes is the total.
+DenseActs size_dense_acts(const DenseConfig& c, int64_t B, int64_t T, bool allocate) {
   const size_t N = size_t(B * T), d = size_t(c.hidden_size), F = size_t(c.intermediate_size);
   const size_t qd = size_t(c.num_attention_heads * c.head_dim), kvd = size_t(c.num_key_value_heads * c.head_dim);
   const size_t H = size_t(c.num_attention_heads);
   DenseActs a;
   a.B = B;
   a.T = T;
-  a.pos.resize(N);
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = 0; t < T; ++t) a.pos[b * T + t] = int32_t(t);
+  size_t bytes = 0;
+  auto z = [&](auto& v, size_t n) {
+    if (allocate) v.resize(n);
+    bytes += n * sizeof(v[0]);
+  };
+  z(a.pos, N);
+  if (allocate)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t t = 0; t < T; ++t) a.pos[b * T + t] = int32_t(t);
   a.layers.resize(size_t(c.num_hidden_layers));
   for (auto& l : a.layers) {
-    l.x_in.resize(N * d); l.n1.resize(N * d); l.rstd1.resize(N);
-    l.q.resize(N * qd); l.k.resize(N * kvd); l.v.resize(N * kvd);
-    l.P.resize(size_t(B) * H * size_t(T * T)); l.att.resize(N * qd);
-    l.x_mid.resize(N * d); l.n2.resize(N * d); l.rstd2.resize(N);
-    l.a.resize(N * F); l.b.resize(N * F); l.hact.resize(N * F);
+    z(l.x_in, N * d); z(l.n1, N * d); z(l.rstd1, N);
+    z(l.q, N * qd); z(l.k, N * kvd); z(l.v, N * kvd);
+    z(l.P, size_t(B) * H * size_t(T * T)); z(l.att, N * qd);
+    z(l.x_mid, N * d); z(l.n2, N * d); z(l.rstd2, N);
+    z(l.a, N * F); z(l.b, N * F); z(l.hact, N * F);
   }
-  a.x_final.resize(N * d); a.nf.resize(N * d); a.rstdf.resize(N);
-  a.logits.resize(N * size_t(c.vocab_size));
-  for (auto* v : {&a.kx, &a.vx, &a.dkx, &a.dvx, &a.datt, &a.dq}) v->resize(N * qd);
-  for (auto* v : {&a.dx, &a.dmid, &a.dn}) v->resize(N * d);
-  for (auto* v : {&a.dk, &a.dv}) v->resize(N * kvd);
-  for (auto* v : {&a.da, &a.db, &a.dh}) v->resize(N * F);
-  size_t n = 0;
-  for (const auto& l : a.layers)
-    for (const auto* v : {&l.x_in, &l.n1, &l.rstd1, &l.q, &l.k, &l.v, &l.P, &l.att, &l.x_mid, &l.n2, &l.rstd2,
-                          &l.a, &l.b, &l.hact})
-      n += v->size();
-  for (const auto* v : {&a.x_final, &a.nf, &a.rstdf, &a.logits, &a.kx, &a.vx, &a.dkx, &a.dvx, &a.dx, &a.dmid, &a.dn,
-                        &a.datt, &a.dq, &a.dk, &a.dv, &a.da, &a.db, &a.dh})
-    n += v->size();
-  a.bytes = n * sizeof(float) + a.pos.size() * sizeof(int32_t);
+  z(a.x_final, N * d); z(a.nf, N * d); z(a.rstdf, N);
+  z(a.logits, N * size_t(c.vocab_size));
+  for (auto* v : {&a.kx, &a.vx, &a.dkx, &a.dvx, &a.datt, &a.dq}) z(*v, N * qd);
+  for (auto* v : {&a.dx, &a.dmid, &a.dn}) z(*v, N * d);
+  for (auto* v : {&a.dk, &a.dv}) z(*v, N * kvd);
+  for (auto* v : {&a.da, &a.db, &a.dh}) z(*v, N * F);
+  a.bytes = bytes;
   return a;
+}
+
+}  // namespace
+
+DenseActs plan_dense_acts(const DenseConfig& c, int64_t B, int64_t T) {
+  check(B >= 1 && T >= 1, "dense activations: batch {} x seq {} must be positive", B, T);
+  check(T <= c.max_position_embeddings, "sequence length {} exceeds max_position_embeddings {}", T,
+        c.max_position_embeddings);
+  const size_t bytes = size_dense_acts(c, B, T, /*allocate=*/false).bytes;
+  check_memory(fmt::format("activations for batch {} x seq {}", B, T),
+               fmt::format("activations {:.1f} MiB (with backward scratch)", double(bytes) / (1 << 20)),
+               double(bytes));
+  return size_dense_acts(c, B, T, /*allocate=*/true);
 }
 
 // ---------------------------------------------------------------- model

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/json_io.h"
 #include "model/language_model.h"
 
 namespace nanoseek {
@@ -16,15 +17,15 @@ void preflight_model_memory(const nlohmann::json& config, const std::string& lab
     return;
   }
   check_memory(label + ": training",
-               fmt::format("params {:.1f} MiB + grads {:.1f} MiB + AdamW moments {:.1f} MiB, before activations",
+               fmt::format("params {:.1f} MiB + grads {:.1f} MiB + AdamW moments {:.1f} MiB (activations are checked when planned)",
                            params / mib, params / mib, 2 * params / mib),
                4 * params);
 }
 
 void preflight_model_dir(const std::string& dir, MemUse use) {
   const std::string path = dir + "/config.json";
-  const auto j = nlohmann::json::parse(read_file(path), nullptr, false);
-  check(!j.is_discarded() && j.is_object(), "{}: not a valid JSON object", path);
+  const auto j = read_json_file(path);
+  check(j.is_object(), "{}: not a JSON object", path);
   preflight_model_memory(j, path, use);
 }
 

@@ -1,7 +1,8 @@
 // Memory preflight for a model about to be allocated: its fp32 parameter count (from the config alone, nothing
 // allocated) times the copies the command keeps — 1 to load (generate, eval, logits...), 4 to train (params, grads,
 // two AdamW moments) — against MemAvailable (core/fs.h check_memory: an Error printing the plan in MiB and what is
-// available; NANOSEEK_NO_MEM_CHECK=1 skips it).
+// available; NANOSEEK_NO_MEM_CHECK=1 skips it). Activations are checked the same way when they are planned
+// (plan_workspace, plan_dense_acts), before they are allocated.
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/fs.h"
 
 #include <algorithm>
 
@@ -10,15 +11,14 @@ namespace nanoseek {
 
 namespace {
 
+// Counts (allocate = false) or allocates every buffer; the planner runs once each way, so the memory preflight
+// sees exactly the bytes about to be allocated.
 struct Sizer {
+  bool allocate = true;
   size_t bytes = 0;
-  void operator()(Buf& b, int64_t n) {
-    b.assign(size_t(n), 0.f);
-    bytes += size_t(n) * sizeof(float);
-  }
   template <typename T>
   void operator()(std::vector<T>& b, int64_t n) {
-    b.assign(size_t(n), T{});
+    if (allocate) b.assign(size_t(n), T{});
     bytes += size_t(n) * sizeof(T);
   }
 };
@@ -80,19 +80,20 @@ size_t plan_layer_acts(const ModelConfig& c, int64_t L, int64_t N, LayerActs& a)
   return z.bytes;
 }
 
-Workspace plan_workspace(const ModelConfig& c, int64_t B, int64_t T, bool with_grad) {
-  check(B >= 1 && T >= 1, "workspace: batch {} x seq {} must be positive", B, T);
-  check(T <= c.max_position_embeddings, "sequence length {} exceeds max_position_embeddings {}", T,
-        c.max_position_embeddings);
+namespace {
+
+Workspace size_workspace(const ModelConfig& c, int64_t B, int64_t T, bool with_grad, bool allocate) {
   Workspace ws;
   ws.B = B;
   ws.T = T;
   ws.with_grad = with_grad;
   Sizer z;
+  z.allocate = allocate;
   const int64_t N = B * T, d = c.hidden_size, V = c.vocab_size;
   z(ws.pos, N);
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = 0; t < T; ++t) ws.pos[b * T + t] = int32_t(t);
+  if (allocate)
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t t = 0; t < T; ++t) ws.pos[b * T + t] = int32_t(t);
   ws.layers.resize(c.num_hidden_layers);
   for (int64_t L = 0; L < c.num_hidden_layers; ++L) size_layer(z, c, L, B, T, ws.layers[L]);
   z(ws.h_final, N * d);
@@ -131,6 +132,17 @@ Workspace plan_workspace(const ModelConfig& c, int64_t B, int64_t T, bool with_g
   }
   ws.bytes = z.bytes;
   return ws;
+}
+
+}  // namespace
+
+Workspace plan_workspace(const ModelConfig& c, int64_t B, int64_t T, bool with_grad) {
+  check(B >= 1 && T >= 1, "workspace: batch {} x seq {} must be positive", B, T);
+  check(T <= c.max_position_embeddings, "sequence length {} exceeds max_position_embeddings {}", T,
+        c.max_position_embeddings);
+  const Workspace plan = size_workspace(c, B, T, with_grad, /*allocate=*/false);
+  check_memory(fmt::format("activations for batch {} x seq {}", B, T), describe_workspace(plan), double(plan.bytes));
+  return size_workspace(c, B, T, with_grad, /*allocate=*/true);
 }
 
 float* Workspace::scratch(int slot, size_t n, bool zero) {

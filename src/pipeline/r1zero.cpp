@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/json_io.h"
 #include "core/fs.h"
+#include "core/stop.h"
 #include "infer/session.h"
 #include "model/model.h"
 #include "report/svg.h"
@@ -82,6 +83,9 @@ EvalReport pipeline_eval(const std::string& dir, const Recipe& r, const std::str
   o.seed = 12345;  // before and after see the same problems and sampling streams
   const double t0 = now_s();
   auto progress = [&](int64_t done, int64_t total) {
+    // in the pipeline's StopOnSignals scope: nothing of this evaluation is kept, --resume redoes it
+    throw_if_stop_requested(fmt::format("stopped while evaluating {} ({}/{} problems); continue with: {}", label,
+                                        done, total, resume_hint()));
     if (quiet) return;
     const double el = now_s() - t0;
     std::fprintf(stderr, "\reval %s: %lld/%lld problems  %.0fs  ETA %.0fs   ", label.c_str(), (long long)done,

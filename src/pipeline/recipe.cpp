@@ -439,11 +439,16 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 std::string did_you_mean(const std::string& key, const std::vector<std::string>& valid) {
   size_t best = SIZE_MAX;
   std::string pick;
+  const size_t limit = std::max<size_t>(3, key.size() / 2);
   for (const auto& v : valid) {
+    // the distance is at least the length difference: a candidate that far off cannot be suggested (and a long
+    // key would cost |key| x |v| per candidate)
+    const size_t gap = key.size() > v.size() ? key.size() - v.size() : v.size() - key.size();
+    if (gap > limit) continue;
     const size_t d = edit_distance(key, v);
     if (d < best) best = d, pick = v;
   }
-  if (pick.empty() || best > std::max<size_t>(3, key.size() / 2)) return "";
+  if (pick.empty() || best > limit) return "";
   return fmt::format(" (did you mean '{}'?)", pick);
 }
 

@@ -147,7 +147,7 @@ GrpoRunResult run_grpo(const GrpoSpec& g, const PretrainSpec& base, const std::s
   {
     const auto cj = nlohmann::json::parse(read_file(init + "/config.json"), nullptr, false);
     check(!cj.is_discarded(), "{}/config.json: invalid JSON", init);
-    preflight_training_memory(cj, init + "/config.json", g.max_new_tokens);
+    preflight_training_memory(cj, init + "/config.json");
   }
   const std::unique_ptr<LanguageModel> m = load_language_model(init);
   return run_grpo_with(*m, g, base, init, out, resume, quiet, t0);

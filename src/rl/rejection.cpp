@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "core/stop.h"
 #include "data/chat_data.h"
 #include "infer/engine.h"
 #include "infer/session.h"
@@ -131,6 +132,9 @@ RejectionStats rejection_sample(const RejectionOptions& o) {
         kept.push_back(std::move(s));
       }
     }
+    // in a StopOnSignals scope (the CLI's, a pipeline's), Ctrl-C / SIGTERM stop here; the output is not written
+    throw_if_stop_requested(fmt::format("rejection-sample stopped after {}/{} problems; {} not written", p1,
+                                        problems.size(), o.out));
     if (!o.quiet)
       std::fprintf(stderr, "\rrejection-sample %s: %zu/%zu problems, kept %lld   ", o.task.c_str(), p1,
                    problems.size(), (long long)st.kept);

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/json_io.h"
 #include "tokenizer/unicode.h"
 
 namespace nanoseek {
@@ -26,17 +27,18 @@ bool is_null_or_empty(const nlohmann::json& j, const char* key) {
 BpeModel BpeModel::from_json(const nlohmann::json& m, const std::string& where) {
   BpeModel bpe;
   check(m.is_object(), "{}: model must be an object", where);
-  std::string type = m.value("type", "BPE");
+  const std::string model_where = where + ": model";
+  std::string type = json_string_or(m, "type", "BPE", model_where);
   check(type == "BPE", "{}: model.type '{}' is not supported (only BPE)", where, type);
-  check(!m.contains("dropout") || m["dropout"].is_null() || m["dropout"].get<double>() == 0.0,
+  check(!m.contains("dropout") || m["dropout"].is_null() || (m["dropout"].is_number() && m["dropout"].get<double>() == 0.0),
         "{}: model.dropout is not supported (must be null)", where);
   check(is_null_or_empty(m, "continuing_subword_prefix"),
         "{}: model.continuing_subword_prefix is not supported (must be null or \"\")", where);
   check(is_null_or_empty(m, "end_of_word_suffix"),
         "{}: model.end_of_word_suffix is not supported (must be null or \"\")", where);
-  bpe.fuse_unk_ = m.value("fuse_unk", false);
-  bpe.ignore_merges_ = m.value("ignore_merges", false);
-  bool byte_fallback = m.value("byte_fallback", false);
+  bpe.fuse_unk_ = json_bool_or(m, "fuse_unk", false, model_where);
+  bpe.ignore_merges_ = json_bool_or(m, "ignore_merges", false, model_where);
+  bool byte_fallback = json_bool_or(m, "byte_fallback", false, model_where);
 
   check(m.contains("vocab") && m["vocab"].is_object(), "{}: model.vocab must be an object", where);
   for (auto& [tok, id] : m["vocab"].items()) {

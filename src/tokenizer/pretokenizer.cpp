@@ -84,6 +84,7 @@ PreTokenizer PreTokenizer::from_json(const nlohmann::json& j, const std::string&
       } else {
         fail("{}.pattern must be {{\"Regex\": ...}} or {{\"String\": ...}}", w);
       }
+      check(!p->contains("behavior") || (*p)["behavior"].is_string(), "{}.behavior must be a string", w);
       std::string b = p->value("behavior", "");
       SplitBehavior beh;
       if (b == "Removed") beh = SplitBehavior::Removed;

@@ -102,9 +102,9 @@ Tokenizer Tokenizer::from_json_checked(const std::string& tokenizer_json, const 
   check(j.contains("model"), "{}: missing \"model\"", label);
   t->bpe = BpeModel::from_json(j["model"], label);
   const nlohmann::json dec = j.value("decoder", nlohmann::json());
-  check(dec.is_object() && dec.value("type", "") == "ByteLevel",
+  check(dec.is_object() && dec.contains("type") && dec["type"] == "ByteLevel",
         "{}: decoder must be {{\"type\": \"ByteLevel\"}} (got {}); other decoders are not supported", label,
-        dec.is_object() ? dec.value("type", "no type") : dec.dump());
+        json_brief(dec));
   // post_processor only adds BOS/EOS or adjusts offsets; encode() adds neither, so it is not consulted.
 
   int32_t max_id = t->bpe.max_id();

@@ -227,7 +227,7 @@ PretrainResult run_pretrain(PretrainSpec r, const std::string& out, bool resume,
   c.val = std::make_shared<const Shard>(read_shard(corpus + "/val.bin", c.tok.vocab_size()));
 
   const nlohmann::json cj = model_config_json(r, c.tok.vocab_size(), c.tok.bos_id(), c.tok.eos_id());
-  preflight_training_memory(cj, r.path + " [model]", r.seq_len);
+  preflight_training_memory(cj, r.path + " [model]");
   const std::unique_ptr<LanguageModel> m = make_language_model(cj, r.path + " [model]");
   m->init(r.seed);
   return train_model(r, *m, c, out, resume, quiet, t0);

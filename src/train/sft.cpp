@@ -122,7 +122,7 @@ SftResult run_sft(const SftOptions& o) {
     const std::string cfg = o.model_dir + "/config.json";
     const auto cj = nlohmann::json::parse(read_file(cfg), nullptr, false);
     check(!cj.is_discarded(), "{}: invalid JSON", cfg);
-    preflight_training_memory(cj, cfg, o.seq_len);
+    preflight_training_memory(cj, cfg);
   }
   const std::unique_ptr<LanguageModel> mp = load_language_model(o.model_dir);
   LanguageModel& m = *mp;

@@ -18,6 +18,7 @@
 #include "core/json_io.h"
 #include "core/fs.h"
 #include "core/safetensors.h"
+#include "core/stop.h"
 #include "model/memory_preflight.h"
 #include "model/model.h"
 
@@ -25,19 +26,6 @@ namespace nanoseek {
 namespace fs = std::filesystem;
 namespace {
 
-// SIGINT (Ctrl-C) and SIGTERM (docker stop, schedulers) stop the run at the end of the current step with a
-// checkpoint; the signal is kept for the exit status (128 + signal).
-std::atomic<int> g_stop{0};
-std::atomic<int> g_last_stop{0};
-std::string& resume_hint() {
-  static std::string hint;
-  return hint;
-}
-extern "C" void on_stop_signal(int sig) {
-  g_stop = sig;
-  g_last_stop = sig;
-  std::signal(sig, SIG_DFL);  // a second one kills
-}
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -76,8 +64,6 @@ int64_t ckpt_step(const std::string& dir_path, const std::string& digits) {
 
 }  // namespace
 
-void set_resume_hint(std::string command) { resume_hint() = std::move(command); }
-int stop_exit_code() { return 128 + (g_last_stop ? g_last_stop.load() : SIGINT); }
 
 std::string format_duration(double s) {
   if (!(s >= 0) || s > 1e7) return "?";
@@ -250,9 +236,8 @@ void Trainer::check_fingerprint(const nlohmann::json& saved, const std::string& 
 void Trainer::log_step(nlohmann::json& j) { append_line(c_.out_dir + "/metrics.jsonl", j.dump()); }
 
 bool Trainer::run(int64_t until) {
-  g_stop = 0;
-  auto prev = std::signal(SIGINT, on_stop_signal);
-  auto prev_term = std::signal(SIGTERM, on_stop_signal);
+  // SIGINT and SIGTERM stop the run at the end of the current step, with a checkpoint (core/stop.h)
+  const StopOnSignals stop_scope;
   if (redo_final_eval_) {
     redo_final_eval_ = false;
     // resumed after the last step's checkpoint, before the end: the final evaluation again, then its log line
@@ -316,7 +301,7 @@ bool Trainer::run(int64_t until) {
     losses.push_back(loss);
     check(std::isfinite(loss), "training diverged: loss is {} at step {}", loss, step_);
 
-    if (g_stop) interrupted = true;
+    if (stop_requested()) interrupted = true;
     const bool pause = !interrupted && until > 0 && step_ >= until && step_ < c_.steps;
     const bool last = step_ == c_.steps;
     if (last) {   // the last checkpoint before the final evaluation: a failure there costs no training
@@ -344,21 +329,19 @@ bool Trainer::run(int64_t until) {
       break;
     }
     if (interrupted) {
-      if (!c_.quiet || g_stop) {
-        const std::string how = resume_hint().empty() ? "the same command with --resume" : resume_hint();
-        fmt::print("{}: saved {}/ckpt-{}; continue with: {}\n", g_stop == SIGTERM ? "terminated (SIGTERM)"
-                   : g_stop ? "interrupted" : "paused", c_.out_dir, step_, how);
+      if (!c_.quiet || stop_requested()) {
+        const std::string how = resume_hint();
+        fmt::print("{}: saved {}/ckpt-{}; continue with: {}\n",
+                   stop_requested() ? stop_name(stop_requested()) : "paused", c_.out_dir, step_, how);
         std::fflush(stdout);
       }
       break;
     }
   }
-  std::signal(SIGINT, prev == SIG_ERR ? SIG_DFL : prev);
-  std::signal(SIGTERM, prev_term == SIG_ERR ? SIG_DFL : prev_term);
   return !interrupted;
 }
 
-void preflight_training_memory(const nlohmann::json& config, const std::string& label, int64_t) {
+void preflight_training_memory(const nlohmann::json& config, const std::string& label) {
   preflight_model_memory(config, label, MemUse::Train);
 }
 

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/stop.h"
 #include "model/language_model.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
@@ -122,12 +123,8 @@ class Trainer {
 
 // Memory preflight before a model of `config` is allocated for training: params + grads + AdamW moments against
 // MemAvailable (core/fs.h check_memory; NANOSEEK_NO_MEM_CHECK=1 skips it).
-void preflight_training_memory(const nlohmann::json& config, const std::string& label, int64_t ctx);
+void preflight_training_memory(const nlohmann::json& config, const std::string& label);
 
-// Exit status of a command whose run stopped early on a signal: 128 + the signal (130 SIGINT, 143 SIGTERM).
-int stop_exit_code();
-// The command line that continues the run (printed when a signal stops it); set once by the CLI.
-void set_resume_hint(std::string command);
 
 std::string latest_checkpoint(const std::string& out_dir);  // "" if none
 std::string format_duration(double seconds);                 // "4m12s"

@@ -4,10 +4,15 @@
 // forward, greedy generation is deterministic, trained outputs load as the architecture they started as, distill
 // crosses architectures (a V3 teacher trains a Qwen2 student and the other way round).
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -140,6 +145,47 @@ TEST_P(Commands, EvalReportsEveryProblem) {
   const json j = json::parse(read_file(out));
   EXPECT_EQ(j["n_problems"], 3);
   EXPECT_GT(j["mean_response_tokens"].get<double>(), 0);
+}
+
+// Runs `nanoseek ARGS` in the background, sends SIGTERM once its progress line shows a finished batch, and
+// returns (exit status, log). A signal before the first batch would test the same path; waiting makes it mid-run.
+std::pair<int, std::string> sigterm_midway(const std::string& args, const std::string& log_path,
+                                           const std::string& progress_mark) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const std::string cmd = "exec " + std::string(NANOSEEK_BINARY) + " " + args + " > " + log_path + " 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), (char*)nullptr);
+    _exit(127);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::minutes(3) &&
+         (!file_exists(log_path) || read_file(log_path).find(progress_mark) == std::string::npos))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(log_path)};
+}
+
+// SIGTERM (docker stop, schedulers) stops eval and rejection-sample after the current batch: exit 143, a message
+// saying how far it got, and no partial output (outputs are written whole at the end).
+TEST_P(Commands, SigtermStopsEvalAndRejectionSampleCleanly) {
+  const std::string common = " --model " + model_ + " --task add --levels d1 --problems 5000 --batch 1 ";
+  const std::string eval_out = dir_ + "/eval.json";
+  auto [rc, log] = sigterm_midway("eval" + common + "--k 1 --max-tokens 32 --out " + eval_out, dir_ + "/eval.log",
+                                  " problems ");
+  EXPECT_EQ(rc, 143) << log;
+  EXPECT_NE(log.find("terminated (SIGTERM): eval stopped after "), std::string::npos) << log;
+  EXPECT_NE(log.find("/5000 problems; nothing written"), std::string::npos) << log;
+  EXPECT_FALSE(file_exists(eval_out));
+  EXPECT_FALSE(file_exists(dir_ + "/eval.md"));
+  const std::string rs_out = dir_ + "/kept.jsonl";
+  auto [rc2, log2] = sigterm_midway("rejection-sample" + common + "--k 1 --max-new-tokens 32 --out " + rs_out,
+                                    dir_ + "/rs.log", " problems, kept ");
+  EXPECT_EQ(rc2, 143) << log2;
+  EXPECT_NE(log2.find("terminated (SIGTERM): rejection-sample stopped after "), std::string::npos) << log2;
+  EXPECT_FALSE(file_exists(rs_out));
+  EXPECT_FALSE(file_exists(rs_out + ".stats.json"));
 }
 
 TEST_P(Commands, SftTrainsAndKeepsTheArchitecture) {

@@ -147,10 +147,19 @@ TEST(SafetensorsErrors, HeaderLengthOver100MB) {
 }
 
 TEST(SafetensorsErrors, HeaderNotJsonOrNotObject) {
-  expect_error([] { parse(R"({"w": {"dtype": )"); }, {"bad.safetensors", "not valid JSON"});
+  expect_error([] { parse(R"({"w": {"dtype": )"); }, {"bad.safetensors: header: line 1 col"});
   expect_error([] { parse("[1, 2]"); }, {"bad.safetensors", "must be a JSON object", "array"});
-  expect_error([] { parse("{} trailing"); }, {"not valid JSON"});
-  expect_error([] { parse("{\"\xff\": 1}"); }, {"not valid JSON"});   // invalid UTF-8
+  expect_error([] { parse("{} trailing"); }, {"bad.safetensors: header: line 1 col"});
+  expect_error([] { parse("{\"\xff\": 1}"); }, {"bad.safetensors: header", "UTF-8"});   // invalid UTF-8
+}
+
+// Regression (issue #11): the header went to nlohmann's parser unbounded; a value nested 10^6 deep in a tensor's
+// dtype reached the recursive dump of the error message.
+TEST(SafetensorsErrors, DeeplyNestedHeaderIsRefused) {
+  const std::string deep = R"({"w":{"dtype":)" + std::string(1000000, '[') + std::string(1000000, ']') +
+                           R"(,"shape":[1],"data_offsets":[0,4]}})";
+  expect_error([&] { parse(deep, std::string(4, '\0')); },
+               {"bad.safetensors: header: line 1 col 29", "nested deeper than 16 levels"});
 }
 
 TEST(SafetensorsErrors, EntryMissingFields) {
@@ -216,7 +225,7 @@ TEST(SafetensorsErrors, OverlappingTensors) {
 TEST(SafetensorsErrors, DuplicateTensorNames) {
   std::string h = R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
                   R"("a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})";
-  expect_error([&] { parse(h, std::string(8, '\0')); }, {"bad.safetensors", "'a' appears twice"});
+  expect_error([&] { parse(h, std::string(8, '\0')); }, {"bad.safetensors: header", "duplicate key 'a'"});
 }
 
 TEST(SafetensorsErrors, MetadataNotObjectOrValuesNotStrings) {

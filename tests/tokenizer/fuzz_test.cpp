@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <random>
 
 #include "core/error.h"
@@ -81,6 +82,45 @@ TEST(TokenizerFuzz, StructureMutatedJson500Cases) {
     }
     *node = junk[rng() % junk.size()];
     load_or_error(j.dump(), "structure mutation at " + path);
+  }
+}
+
+// Every node of the file (all but the vocab and merge entries, and only the first two added tokens) replaced by
+// each value of another type: loads or an Error, never nlohmann's type_error. Regression (issue #11): "model.type",
+// "model.fuse_unk", "model.dropout", "decoder.type" and a Split's "behavior" of the wrong type escaped as
+// internal errors.
+TEST(TokenizerFuzz, EveryFieldWithEveryWrongTypeIsAnError) {
+  const nlohmann::json base = nlohmann::json::parse(trained_json());
+  const std::vector<nlohmann::json> junk = {nullptr, 0, -1, 1.5, "x", true, nlohmann::json::array(),
+                                            nlohmann::json::object(), nlohmann::json::array({1, "b"}),
+                                            nlohmann::json{{"type", 3}}};
+  std::vector<nlohmann::json::json_pointer> paths;
+  std::function<void(const nlohmann::json&, const nlohmann::json::json_pointer&)> walk =
+      [&](const nlohmann::json& j, const nlohmann::json::json_pointer& p) {
+        paths.push_back(p);
+        const std::string s = p.to_string();
+        if (s == "/model/vocab" || s == "/model/merges") return;
+        if (j.is_object())
+          for (auto it = j.begin(); it != j.end(); ++it) walk(it.value(), p / it.key());
+        if (j.is_array())
+          for (size_t i = 0; i < j.size() && (s != "/added_tokens" || i < 2); ++i) walk(j[i], p / i);
+      };
+  walk(base, nlohmann::json::json_pointer());
+  ASSERT_GT(paths.size(), 30u);
+  for (const auto& p : paths)
+    for (const auto& v : junk) {
+      nlohmann::json j = base;
+      j[p] = v;
+      load_or_error(j.dump(), p.to_string() + " = " + v.dump());
+    }
+  nlohmann::json j = base;
+  j["model"]["fuse_unk"] = "yes";
+  try {
+    Tokenizer::from_json(j.dump(), "", "tok.json");
+    FAIL() << "fuse_unk \"yes\" accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tok.json: model: field 'fuse_unk' must be true or false, got \"yes\""),
+              std::string::npos) << e.what();
   }
 }
 

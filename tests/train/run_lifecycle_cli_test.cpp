@@ -121,6 +121,13 @@ TEST(MemoryPreflightCli, TooBigModelsAreRefusedBeforeAllocating) {
   EXPECT_EQ(rc, 1) << log;
   EXPECT_NE(log.find("training: needs"), std::string::npos) << log;
   EXPECT_NE(log.find("AdamW moments"), std::string::npos) << log;
+  // a small model with a batch whose activations do not fit: refused when they are planned, before allocation
+  std::tie(rc, log) = test::run_cmd("env -u NANOSEEK_NO_MEM_CHECK " + bin + " pretrain " + src +
+                                    "/recipes/ci-tiny.toml --out " + d / "run2" + " --set data.train_docs=50" +
+                                    " --set train.batch_size=1000000");
+  EXPECT_EQ(rc, 1) << log;
+  EXPECT_NE(log.find("activations for batch 1000000 x seq 64: needs"), std::string::npos) << log;
+  EXPECT_NE(log.find("MiB is available"), std::string::npos) << log;
 }
 
 }  // namespace
