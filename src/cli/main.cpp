@@ -45,11 +45,13 @@ static std::string resume_command(int argc, char** argv) {
 }  // namespace nanoseek::cli
 
 int main(int argc, char** argv) {
-  // OpenMP threads spin while they wait by default; on a shared 2-core machine that made 2 threads 5–10x slower
-  // than 1 (a spinning thread holds the core its partner needs). The runtime reads OMP_WAIT_POLICY before main(),
-  // so set it and re-execute once, unless the user chose a policy.
-  if (!std::getenv("OMP_WAIT_POLICY")) {
-    setenv("OMP_WAIT_POLICY", "passive", 1);
+  // How long an idle OpenMP thread spins before it sleeps. libgomp's default (300k spins, ~ms) made 2 threads 5-10x
+  // slower than 1 on a busy 2-core machine (a spinning thread holds the core its partner needs); never spinning
+  // (OMP_WAIT_POLICY=passive, our earlier choice) made decoding 3.5x slower (each of the ~100 parallel regions of a
+  // decode step waited for a sleeping thread to wake). A short spin keeps both: docs/benchmarks.md "OpenMP waiting".
+  // The runtime reads these before main(), so set the spin and re-execute once, unless the user chose a policy.
+  if (!std::getenv("OMP_WAIT_POLICY") && !std::getenv("GOMP_SPINCOUNT")) {
+    setenv("GOMP_SPINCOUNT", "10000", 1);
     execv("/proc/self/exe", argv);  // returns only on failure: then continue with the default policy
   }
   using namespace nanoseek::cli;

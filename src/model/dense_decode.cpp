@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "model/dense.h"
+#include "ops/gemv.h"
 #include "ops/linear.h"
 #include "ops/rmsnorm.h"
 #include "ops/rope_half.h"
@@ -91,21 +92,14 @@ struct DenseCore final : DecodeCore {
             const int64_t g = hh / rep, len = pos[i] + 1;
             float mx = -INFINITY;
             for (int64_t j = 0; j < len; ++j) {
-              const float* kj = row(L, slot[i], j) + g * D;
-              float s = 0;
-              for (int64_t t = 0; t < D; ++t) s += qh[t] * kj[t];
-              sc[j] = s * scale;
+              sc[j] = dot_f32(qh, row(L, slot[i], j) + g * D, D) * scale;
               mx = std::max(mx, sc[j]);
             }
             double z = 0;
             for (int64_t j = 0; j < len; ++j) z += sc[j] = std::exp(sc[j] - mx);
             float* o = &att[(i * H + hh) * D];
             std::fill(o, o + D, 0.f);
-            for (int64_t j = 0; j < len; ++j) {
-              const float p = float(sc[j] / z);
-              const float* vj = row(L, slot[i], j) + kvd + g * D;
-              for (int64_t t = 0; t < D; ++t) o[t] += p * vj[t];
-            }
+            for (int64_t j = 0; j < len; ++j) axpy_f32(o, float(sc[j] / z), row(L, slot[i], j) + kvd + g * D, D);
           }
       }
       // x += o_proj(att)   (the residual is accumulated by the GEMM's beta = 1)

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "model/model.h"
+#include "ops/gemv.h"
 #include "ops/linear.h"
 #include "ops/rmsnorm.h"
 #include "ops/rope.h"
@@ -105,21 +106,14 @@ struct MlaCore final : DecodeCore {
             float mx = -INFINITY;
             for (int64_t j = 0; j < len; ++j) {
               const float* r = row(L, slot[i], j);
-              float s = 0;
-              for (int64_t k = 0; k < kvl; ++k) s += qth[k] * r[k];
-              for (int64_t k = 0; k < R; ++k) s += qpe[k] * r[kvl + k];
-              sc[j] = s * scale;
+              sc[j] = (dot_f32(qth, r, kvl) + dot_f32(qpe, r + kvl, R)) * scale;
               mx = std::max(mx, sc[j]);
             }
             double z = 0;
             for (int64_t j = 0; j < len; ++j) z += sc[j] = std::exp(sc[j] - mx);
             float* ob = &obar[(i * H + h) * kvl];
             std::fill(ob, ob + kvl, 0.f);
-            for (int64_t j = 0; j < len; ++j) {
-              const float p = float(sc[j] / z);
-              const float* r = row(L, slot[i], j);
-              for (int64_t k = 0; k < kvl; ++k) ob[k] += p * r[k];
-            }
+            for (int64_t j = 0; j < len; ++j) axpy_f32(ob, float(sc[j] / z), row(L, slot[i], j), kvl);
           }
       }
       // o_h = ō_h · W_UV_hᵀ   ([n, kvl] × [kvl, Dv])

@@ -2,6 +2,8 @@
 
 #include <cblas.h>
 
+#include "ops/gemv.h"
+
 namespace nanoseek {
 
 void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
@@ -11,6 +13,11 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
     return;
+  }
+  // A few rows (decoding, small expert batches): stream B once with our kernels instead of packing it (ops/gemv.h)
+  if (!transA && M <= kGemvMaxRows && alpha == 1.f && (beta == 0.f || beta == 1.f)) {
+    if (!transB) return gemv_t_f32(C, ldc, A, lda, B, ldb, M, K, N, beta == 1.f);
+    if (ldb == K) return gemv_f32(C, ldc, A, lda, B, M, K, N, beta == 1.f);
   }
   cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, int(M), int(N),
               int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -135,6 +136,35 @@ TEST_P(Commands, ChatAnswersAndQuits) {
                                  model_ + " --max-tokens 4");
   ASSERT_EQ(rc, 0) << log;
   EXPECT_NE(log.find("KV cache"), std::string::npos) << log;
+}
+
+// bench reports every test it was asked for with the machine's limits beside them; tokens/s and fractions are
+// measured (positive, finite), the table names the CPU and the kernels' instruction set.
+TEST_P(Commands, BenchMeasuresTrainPrefillDecodeAndTheMachine) {
+  auto [rc, log] = nanoseek("bench --config " + cfg_ + " --json --batch 2 --seq 16 --prompt 8 --new 4 "
+                            "--decode-batch 1,3 --steps 1");
+  ASSERT_EQ(rc, 0) << log;
+  const json j = json::parse(log.substr(log.find('{')));
+  for (const char* k : {"gemm_gflops", "triad_gbps", "gemv_f32_gbps", "gemv_bf16_gbps"})
+    EXPECT_GT(j["machine"][k].get<double>(), 0) << k;
+  EXPECT_FALSE(j["machine"]["cpu"].get<std::string>().empty());
+  const auto& res = j["results"];
+  ASSERT_EQ(res.size(), 4u) << res.dump();   // train, prefill (at the first decode batch), decode x 2
+  const std::vector<std::pair<std::string, int>> want = {{"train", 2}, {"prefill", 1}, {"decode", 1}, {"decode", 3}};
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(res[i]["test"], want[i].first) << i;
+    EXPECT_EQ(res[i]["batch"], want[i].second) << i;
+    const double tps = res[i]["tokens_per_s"].get<double>(), f = res[i]["fraction"].get<double>();
+    EXPECT_TRUE(tps > 0 && std::isfinite(tps)) << res[i].dump();
+    EXPECT_TRUE(f > 0 && std::isfinite(f)) << res[i].dump();
+  }
+  auto [rc2, log2] = nanoseek("bench --config " + cfg_ + " --only decode --decode-batch 2 --prompt 8 --new 4");
+  ASSERT_EQ(rc2, 0) << log2;
+  EXPECT_NE(log2.find("| decode | 2 | 4 |"), std::string::npos) << log2;
+  EXPECT_NE(log2.find("GEMM peak"), std::string::npos) << log2;
+  auto [rc3, log3] = nanoseek("bench --config " + cfg_ + " --decode-batch 1,x");
+  EXPECT_EQ(rc3, 1) << log3;
+  EXPECT_NE(log3.find("'x' is not an integer"), std::string::npos) << log3;
 }
 
 TEST_P(Commands, EvalReportsEveryProblem) {
