@@ -18,7 +18,7 @@ namespace nanoseek {
 namespace {
 
 struct BenchCli {
-  std::string config, model, only, decode_batches = "1,8";
+  std::string config, model, only, decode_batches = "1,8", weights = "f32";
   bool json = false;
   BenchOptions o;
 };
@@ -30,6 +30,7 @@ int run_bench(BenchCli& c) {
           "bench --only '{}': must be train, prefill, decode or machine", c.only);
     c.o.train = c.only == "train", c.o.prefill = c.only == "prefill", c.o.decode = c.only == "decode";
   }
+  c.o.weights = parse_decode_weights(c.weights);
   c.o.decode_batches.clear();
   for (const std::string& b : cli::split_csv(c.decode_batches)) {
     int64_t v = 0;
@@ -56,7 +57,8 @@ int run_bench(BenchCli& c) {
       m->init(0);
       what = c.config;
     }
-    what = fmt::format("{} ({}, {:.1f}M parameters)", what, m->model_type(), double(m->tensors().params) / 1e6);
+    what = fmt::format("{} ({}, {:.1f}M parameters, {} weights)", what, m->model_type(),
+                       double(m->tensors().params) / 1e6, decode_weights_name(c.o.weights));
   }
   if (!c.json) std::fprintf(stderr, "bench: measuring the machine (GEMM peak, triad, decode kernels)...\n");
   const MachineFigures hw = measure_machine();
@@ -79,6 +81,7 @@ const bool registered = cli::add_command({"bench", "Train / prefill / decode tok
       app.add_option("--new", c->o.new_tokens, "Generated tokens per sequence (decode)")->capture_default_str();
       app.add_option("--decode-batch", c->decode_batches, "Comma-separated decode batches")->capture_default_str();
       app.add_option("--only", c->only, "train | prefill | decode | machine (default: all)");
+      cli::add_weights_option(app, c->weights);
       app.add_flag("--json", c->json, "One JSON object instead of the table");
       return [c] { return run_bench(*c); };
     }});

@@ -16,7 +16,7 @@ namespace nanoseek {
 namespace {
 
 struct ChatOpts {
-  std::string model, tmpl = "auto", system;
+  std::string model, tmpl = "auto", system, weights = "f32";
   int max_tokens = 512;
   float temperature = 0.6f, top_p = 0.95f;
   uint64_t seed = 0;
@@ -28,7 +28,7 @@ int run_chat(const ChatOpts& o) {
   const bool tty = isatty(STDOUT_FILENO);
   // The whole context window, capped: a 128K-position model's full K/V cache would not fit in memory.
   const int64_t max_len = std::min<int64_t>(tm.max_positions(), 8192);
-  const std::unique_ptr<Engine> eng = tm.make_engine(1, max_len);
+  const std::unique_ptr<Engine> eng = tm.make_engine(1, max_len, parse_decode_weights(o.weights));
   Engine& engine = *eng;
   std::fprintf(stderr, "chat with %s (template %s). %s. /reset clears, /quit or Ctrl-D exits.\n", o.model.c_str(),
                std::string(chat_template_name(tmpl)).c_str(), engine.plan().describe().c_str());
@@ -92,6 +92,7 @@ const bool registered = cli::add_command({"chat", "Interactive chat; reasoning s
       app.add_option("--model", o->model, "Model directory (weights + tokenizer)")->required();
       app.add_option("--template", o->tmpl, "auto | r1 | r1zero | chatml")->capture_default_str();
       app.add_option("--system", o->system, "System prompt");
+      cli::add_weights_option(app, o->weights);
       app.add_option("--max-tokens", o->max_tokens, "Maximum tokens per reply")->capture_default_str();
       app.add_option("--temperature", o->temperature, "Sampling temperature")->capture_default_str();
       app.add_option("--top-p", o->top_p, "Nucleus mass kept")->capture_default_str();

@@ -28,6 +28,13 @@ inline std::vector<std::string> split_csv(const std::string& s) {
   return v;
 }
 
+// --weights f32|bf16 of the commands that generate (infer/engine.h DecodeWeights); parse with parse_decode_weights.
+inline void add_weights_option(CLI::App& app, std::string& w) {
+  app.add_option("--weights", w, "Weights the engine's matmuls read: f32 | bf16 (half the bytes per decoded token)")
+      ->check(CLI::IsMember({"f32", "bf16"}))
+      ->capture_default_str();
+}
+
 using Runner = std::function<int()>;
 
 struct Command {

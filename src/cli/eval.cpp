@@ -19,7 +19,7 @@ namespace nanoseek {
 namespace {
 
 struct EvalCli {
-  std::string model, out, levels, split = "test", format = "auto";
+  std::string model, out, levels, split = "test", format = "auto", weights = "f32";
   EvalOptions o;
 };
 
@@ -30,6 +30,7 @@ int run_eval(EvalCli& c) {
   check_output_path(c.out, "eval --out");
   check_output_path(md_path, "eval --out (its .md table)");
   c.o.levels = cli::split_csv(c.levels);
+  c.o.weights = parse_decode_weights(c.weights);
   c.o.split = parse_split(c.split);
   // auto: the prompt format recorded in the model directory (eval.json "prompt_format"; r1-zero when absent)
   c.o.format = c.format == "auto" ? model_prompt_format(c.model) : parse_prompt_format(c.format);
@@ -70,6 +71,7 @@ const bool registered = cli::add_command({"eval", "pass@1 / pass@k / cons@k on h
       app.add_option("--format", c->format, "Prompt format the model was trained on: auto (from DIR/eval.json) | r1-zero | plain")
           ->capture_default_str();
       app.add_option("--batch", c->o.max_batch, "Engine slots (sequences in flight)")->capture_default_str();
+      cli::add_weights_option(app, c->weights);
       return [c] { return run_eval(*c); };
     }});
 

@@ -15,7 +15,7 @@ namespace nanoseek {
 namespace {
 
 struct GenOpts {
-  std::string model, prompt, tmpl = "none";
+  std::string model, prompt, tmpl = "none", weights = "f32";
   int max_tokens = 128, top_k = 0, n = 1;
   float temperature = 0.6f, top_p = 0.95f;
   uint64_t seed = 0;
@@ -35,7 +35,7 @@ int run_generate(const GenOpts& o) {
   check(o.n >= 1 && o.n <= 256, "--n must be in [1, 256], got {}", o.n);
   check(o.max_tokens >= 1, "--max-tokens must be >= 1");
   const int64_t max_len = std::min<int64_t>(int64_t(prompt.size()) + o.max_tokens, tm.max_positions());
-  const std::unique_ptr<Engine> eng = tm.make_engine(o.n, max_len);
+  const std::unique_ptr<Engine> eng = tm.make_engine(o.n, max_len, parse_decode_weights(o.weights));
   Engine& engine = *eng;
   std::fprintf(stderr, "%s\n", engine.plan().describe().c_str());
   GenerateRequest req;
@@ -81,6 +81,7 @@ const bool registered = cli::add_command({"generate", "Sample text from a model 
     [](CLI::App& app) -> cli::Runner {
       auto o = std::make_shared<GenOpts>();
       app.add_option("--model", o->model, "Model directory (weights + tokenizer)")->required();
+      cli::add_weights_option(app, o->weights);
       app.add_option("--prompt", o->prompt, "Prompt text")->required();
       app.add_option("--max-tokens", o->max_tokens, "Maximum new tokens")->capture_default_str();
       app.add_option("--temperature", o->temperature, "Sampling temperature (0 = greedy)")->capture_default_str();

@@ -11,13 +11,33 @@
 #include <cstring>
 #include <deque>
 
+#include "core/dtype.h"
 #include "core/error.h"
+#include "core/parallel.h"
+#include "ops/linear.h"
 #include "infer/sampler.h"
 
 namespace nanoseek {
 
-Engine::Engine(const LanguageModel& m, int64_t max_batch, int64_t max_len) : core_(m.decode_core(max_batch, max_len)) {}
+Engine::Engine(const LanguageModel& m, int64_t max_batch, int64_t max_len, DecodeWeights weights)
+    : core_(m.decode_core(max_batch, max_len)), model_(&m), weights_(weights) {}
 Engine::~Engine() = default;
+
+DecodeWeights parse_decode_weights(const std::string& s) {
+  if (s == "f32") return DecodeWeights::F32;
+  if (s == "bf16") return DecodeWeights::BF16;
+  fail("decode weights '{}': must be f32 or bf16", s);
+}
+const char* decode_weights_name(DecodeWeights w) { return w == DecodeWeights::BF16 ? "bf16" : "f32"; }
+
+std::unique_ptr<Bf16WeightScope> Engine::use_weights() {
+  if (weights_ != DecodeWeights::BF16) return nullptr;
+  const std::span<const float> p = model_->param_buffer();
+  bf16_.resize(p.size());
+#pragma omp parallel for schedule(static) if (worth_parallel(int64_t(p.size())))
+  for (size_t i = 0; i < p.size(); ++i) bf16_[i] = f32_to_bf16(p[i]);
+  return std::make_unique<Bf16WeightScope>(p.data(), bf16_.data(), p.size());
+}
 const CachePlan& Engine::plan() const { return core_->plan; }
 
 int64_t sample_slots(int64_t max_batch, int64_t prompts, int n) {
@@ -54,6 +74,7 @@ std::vector<float> Engine::prefill_logits(const std::vector<int32_t>& tokens) {
   std::vector<int64_t> rows(T);
   for (int64_t i = 0; i < T; ++i) pos[i] = int32_t(i), rows[i] = i;
   std::vector<float> out(size_t(T * core_->vocab));
+  const auto weights = use_weights();
   core_->forward(tokens.data(), slot.data(), pos.data(), T, rows, out.data());
   return out;
 }
@@ -86,6 +107,7 @@ std::vector<Completion> Engine::generate(const GenerateRequest& req) {
   std::vector<float> prob;
   std::vector<int32_t> order;
   std::vector<float> logits;
+  const auto weights = use_weights();
 
   // Appends a sampled token; returns true when the sequence is finished.
   auto accept = [&](Seq& s, const float* row) {

@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "model/language_model.h"
+#include "ops/linear.h"
 
 namespace nanoseek {
 
@@ -54,11 +55,20 @@ struct GenerateRequest {
   std::function<std::string(const std::vector<int32_t>&)> detokenize;  // needed only for stop_strings
 };
 
+// Which weights the engine's matmuls read. BF16: a bf16 copy of the model's parameters (round to nearest even),
+// refreshed from the fp32 weights at every generate / prefill_logits call (so a trainer's updates are seen), read by
+// every matmul of the forward (ops/linear.h Bf16WeightScope): half the bytes per decode step for 1.5x the weight
+// memory. Embedding rows, norm gains and biases are read fp32. Logits equal an fp32 engine's on a model whose matmul
+// weights were rounded to bf16 (tests/infer/engine_bf16_test.cpp).
+enum class DecodeWeights { F32, BF16 };
+DecodeWeights parse_decode_weights(const std::string& s);   // "f32" | "bf16"; Error otherwise
+const char* decode_weights_name(DecodeWeights w);
+
 class Engine {
  public:
   // Reserves the model's cache for `max_batch` concurrent sequences of up to `max_len` tokens (prompt +
   // generated); plan().describe() says what it holds and its size.
-  Engine(const LanguageModel& m, int64_t max_batch, int64_t max_len);
+  Engine(const LanguageModel& m, int64_t max_batch, int64_t max_len, DecodeWeights weights = DecodeWeights::F32);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -70,7 +80,12 @@ class Engine {
   std::vector<float> prefill_logits(const std::vector<int32_t>& tokens);
 
  private:
+  // the bf16 copy (BF16 only) refreshed from the model, and the scope that makes the forward read it
+  std::unique_ptr<Bf16WeightScope> use_weights();
   std::unique_ptr<DecodeCore> core_;
+  const LanguageModel* model_;
+  DecodeWeights weights_;
+  std::vector<uint16_t> bf16_;
 };
 
 // Many prompts × n samples each through one engine of `slots` slots, at most max(1, slots / n) prompts per call, so

@@ -11,8 +11,8 @@ namespace nanoseek {
 int64_t TextModel::vocab_size() const { return model->vocab_size(); }
 int64_t TextModel::max_positions() const { return model->max_positions(); }
 
-std::unique_ptr<Engine> TextModel::make_engine(int64_t max_batch, int64_t max_len) const {
-  return std::make_unique<Engine>(*model, max_batch, max_len);
+std::unique_ptr<Engine> TextModel::make_engine(int64_t max_batch, int64_t max_len, DecodeWeights weights) const {
+  return std::make_unique<Engine>(*model, max_batch, max_len, weights);
 }
 
 TextModel load_text_model(const std::string& dir) {

@@ -21,7 +21,8 @@ struct TextModel {
   int64_t vocab_size() const;     // the model's (>= the tokenizer's)
   int64_t max_positions() const;  // positions the model's RoPE table covers
   // An engine over whichever model is loaded (reads its weights in place).
-  std::unique_ptr<Engine> make_engine(int64_t max_batch, int64_t max_len) const;
+  std::unique_ptr<Engine> make_engine(int64_t max_batch, int64_t max_len,
+                                      DecodeWeights weights = DecodeWeights::F32) const;
 };
 
 TextModel load_text_model(const std::string& dir);

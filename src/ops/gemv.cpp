@@ -36,10 +36,10 @@ inline float wval(const WT* w, int64_t k) {
 inline void put(float* y, float s, bool acc) { *y = acc ? *y + s : s; }
 
 template <typename WT>
-void rows_scalar(float* y, int64_t ldy, const float* x, int64_t ldx, const WT* W, int64_t n, int64_t I, int64_t o0,
-                 int64_t o1, bool acc) {
+void rows_scalar(float* y, int64_t ldy, const float* x, int64_t ldx, const WT* W, int64_t ldw, int64_t n, int64_t I,
+                 int64_t o0, int64_t o1, bool acc) {
   for (int64_t o = o0; o < o1; ++o) {
-    const WT* w = W + o * I;
+    const WT* w = W + o * ldw;
     for (int64_t i = 0; i < n; ++i) {
       const float* xi = x + i * ldx;
       float s = 0.f;
@@ -55,8 +55,9 @@ float dot_scalar(const float* a, const float* b, int64_t n) {
   return s;
 }
 
-void axpy_scalar(float* y, float a, const float* x, int64_t n) {
-  for (int64_t k = 0; k < n; ++k) y[k] += a * x[k];
+template <typename WT>
+void axpy_scalar(float* y, float a, const WT* x, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) y[k] += a * wval(x, k);
 }
 
 // ---------------------------------------------------------------- AVX2 + FMA (8 lanes, scalar tails)
@@ -75,13 +76,13 @@ NANOSEEK_AVX2 inline float hsum8(__m256 v) {
 }
 
 template <typename WT>
-NANOSEEK_AVX2 void rows_avx2(float* y, int64_t ldy, const float* x, int64_t ldx, const WT* W, int64_t n, int64_t I,
-                             int64_t o0, int64_t o1, bool acc) {
+NANOSEEK_AVX2 void rows_avx2(float* y, int64_t ldy, const float* x, int64_t ldx, const WT* W, int64_t ldw, int64_t n,
+                             int64_t I, int64_t o0, int64_t o1, bool acc) {
   const int64_t I8 = I / 8 * 8;
   int64_t o = o0;
   for (; o + kRowBlock <= o1; o += kRowBlock) {
-    const WT* w0 = W + o * I;
-    const WT *w1 = w0 + I, *w2 = w1 + I, *w3 = w2 + I;
+    const WT* w0 = W + o * ldw;
+    const WT *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
     for (int64_t i = 0; i < n; ++i) {
       const float* xi = x + i * ldx;
       __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -102,7 +103,7 @@ NANOSEEK_AVX2 void rows_avx2(float* y, int64_t ldy, const float* x, int64_t ldx,
     }
   }
   for (; o < o1; ++o) {
-    const WT* w = W + o * I;
+    const WT* w = W + o * ldw;
     for (int64_t i = 0; i < n; ++i) {
       const float* xi = x + i * ldx;
       __m256 a = _mm256_setzero_ps();
@@ -128,12 +129,12 @@ NANOSEEK_AVX2 float dot_avx2(const float* a, const float* b, int64_t n) {
   return s;
 }
 
-NANOSEEK_AVX2 void axpy_avx2(float* y, float a, const float* x, int64_t n) {
+template <typename WT>
+NANOSEEK_AVX2 void axpy_avx2(float* y, float a, const WT* x, int64_t n) {
   const __m256 av = _mm256_set1_ps(a);
   int64_t k = 0;
-  for (; k + 8 <= n; k += 8)
-    _mm256_storeu_ps(y + k, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + k), _mm256_loadu_ps(y + k)));
-  for (; k < n; ++k) y[k] += a * x[k];
+  for (; k + 8 <= n; k += 8) _mm256_storeu_ps(y + k, _mm256_fmadd_ps(av, load8(x + k), _mm256_loadu_ps(y + k)));
+  for (; k < n; ++k) y[k] += a * wval(x, k);
 }
 
 // ---------------------------------------------------------------- AVX-512F/BW/VL (16 lanes, masked tails)
@@ -148,14 +149,14 @@ NANOSEEK_AVX512 inline __m512 load16(const uint16_t* p, __mmask16 m) {
 inline __mmask16 tail_mask(int64_t r) { return __mmask16((1u << r) - 1); }   // r in [0, 16)
 
 template <typename WT>
-NANOSEEK_AVX512 void rows_avx512(float* y, int64_t ldy, const float* x, int64_t ldx, const WT* W, int64_t n,
-                                 int64_t I, int64_t o0, int64_t o1, bool acc) {
+NANOSEEK_AVX512 void rows_avx512(float* y, int64_t ldy, const float* x, int64_t ldx, const WT* W, int64_t ldw,
+                                 int64_t n, int64_t I, int64_t o0, int64_t o1, bool acc) {
   const int64_t I16 = I / 16 * 16;
   const __mmask16 all = 0xFFFF, tail = tail_mask(I - I16);
   int64_t o = o0;
   for (; o + kRowBlock <= o1; o += kRowBlock) {
-    const WT* w0 = W + o * I;
-    const WT *w1 = w0 + I, *w2 = w1 + I, *w3 = w2 + I;
+    const WT* w0 = W + o * ldw;
+    const WT *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
     for (int64_t i = 0; i < n; ++i) {
       const float* xi = x + i * ldx;
       __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -179,7 +180,7 @@ NANOSEEK_AVX512 void rows_avx512(float* y, int64_t ldy, const float* x, int64_t 
     }
   }
   for (; o < o1; ++o) {
-    const WT* w = W + o * I;
+    const WT* w = W + o * ldw;
     for (int64_t i = 0; i < n; ++i) {
       const float* xi = x + i * ldx;
       __m512 a = _mm512_setzero_ps();
@@ -204,14 +205,14 @@ NANOSEEK_AVX512 float dot_avx512(const float* a, const float* b, int64_t n) {
   return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
-NANOSEEK_AVX512 void axpy_avx512(float* y, float a, const float* x, int64_t n) {
+template <typename WT>
+NANOSEEK_AVX512 void axpy_avx512(float* y, float a, const WT* x, int64_t n) {
   const __m512 av = _mm512_set1_ps(a);
   const int64_t n16 = n / 16 * 16;
   for (int64_t k = 0; k < n16; k += 16)
-    _mm512_storeu_ps(y + k, _mm512_fmadd_ps(av, _mm512_loadu_ps(x + k), _mm512_loadu_ps(y + k)));
+    _mm512_storeu_ps(y + k, _mm512_fmadd_ps(av, load16(x + k, 0xFFFF), _mm512_loadu_ps(y + k)));
   if (const __mmask16 t = tail_mask(n - n16))
-    _mm512_mask_storeu_ps(y + n16, t, _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(t, x + n16),
-                                                      _mm512_maskz_loadu_ps(t, y + n16)));
+    _mm512_mask_storeu_ps(y + n16, t, _mm512_fmadd_ps(av, load16(x + n16, t), _mm512_maskz_loadu_ps(t, y + n16)));
 }
 
 // ---------------------------------------------------------------- drivers
@@ -219,8 +220,8 @@ NANOSEEK_AVX512 void axpy_avx512(float* y, float a, const float* x, int64_t n) {
 // Splits the output rows into blocks of kRowBlock across threads (each y element is computed by one thread, in one
 // order: the result does not depend on the thread count).
 template <typename WT>
-void gemv(float* y, int64_t ldy, const float* x, int64_t ldx, const WT* W, int64_t n, int64_t I, int64_t O, bool acc,
-          Isa isa) {
+void gemv(float* y, int64_t ldy, const float* x, int64_t ldx, const WT* W, int64_t ldw, int64_t n, int64_t I,
+          int64_t O, bool acc, Isa isa) {
   assert(isa <= best_isa());
   if (n <= 0 || O <= 0) return;
   const int64_t blocks = (O + kRowBlock - 1) / kRowBlock;
@@ -228,17 +229,38 @@ void gemv(float* y, int64_t ldy, const float* x, int64_t ldx, const WT* W, int64
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t o0 = b * kRowBlock, o1 = std::min(O, o0 + kRowBlock);
     switch (isa) {
-      case Isa::Avx512: rows_avx512(y, ldy, x, ldx, W, n, I, o0, o1, acc); break;
-      case Isa::Avx2: rows_avx2(y, ldy, x, ldx, W, n, I, o0, o1, acc); break;
-      case Isa::Scalar: rows_scalar(y, ldy, x, ldx, W, n, I, o0, o1, acc); break;
+      case Isa::Avx512: rows_avx512(y, ldy, x, ldx, W, ldw, n, I, o0, o1, acc); break;
+      case Isa::Avx2: rows_avx2(y, ldy, x, ldx, W, ldw, n, I, o0, o1, acc); break;
+      case Isa::Scalar: rows_scalar(y, ldy, x, ldx, W, ldw, n, I, o0, o1, acc); break;
     }
   }
 }
 
-using AxpyFn = void (*)(float*, float, const float*, int64_t);
-AxpyFn axpy_for(Isa isa) {
+template <typename WT>
+using AxpyFn = void (*)(float*, float, const WT*, int64_t);
+template <typename WT>
+AxpyFn<WT> axpy_for(Isa isa) {
   assert(isa <= best_isa());
-  return isa == Isa::Avx512 ? axpy_avx512 : isa == Isa::Avx2 ? axpy_avx2 : axpy_scalar;
+  return isa == Isa::Avx512 ? axpy_avx512<WT> : isa == Isa::Avx2 ? axpy_avx2<WT> : axpy_scalar<WT>;
+}
+
+// Column blocks of 64 across threads; within one, y_i += x[i,k]·W[k, block] for k in order (one order whatever the
+// thread count).
+template <typename WT>
+void gemv_t(float* y, int64_t ldy, const float* x, int64_t ldx, const WT* W, int64_t ldw, int64_t n, int64_t K,
+            int64_t N, bool acc, Isa isa) {
+  if (n <= 0 || N <= 0) return;
+  const AxpyFn<WT> axpy = axpy_for<WT>(isa);
+  constexpr int64_t kCols = 64;
+  const int64_t blocks = (N + kCols - 1) / kCols;
+#pragma omp parallel for collapse(2) schedule(static) if (worth_parallel(n * K * N))
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t c0 = b * kCols, w = std::min(N, c0 + kCols) - c0;
+      float* yi = y + i * ldy + c0;
+      if (!acc) std::fill(yi, yi + w, 0.f);
+      for (int64_t k = 0; k < K; ++k) axpy(yi, x[i * ldx + k], W + k * ldw + c0, w);
+    }
 }
 
 Isa detect_isa() {
@@ -265,32 +287,24 @@ const char* isa_name(Isa isa) {
   return "?";
 }
 
-void gemv_f32(float* y, int64_t ldy, const float* x, int64_t ldx, const float* W, int64_t n, int64_t I, int64_t O,
-              bool acc, Isa isa) {
-  gemv(y, ldy, x, ldx, W, n, I, O, acc, isa);
+void gemv_f32(float* y, int64_t ldy, const float* x, int64_t ldx, const float* W, int64_t ldw, int64_t n, int64_t I,
+              int64_t O, bool acc, Isa isa) {
+  gemv(y, ldy, x, ldx, W, ldw, n, I, O, acc, isa);
 }
 
-void gemv_bf16(float* y, int64_t ldy, const float* x, int64_t ldx, const uint16_t* W, int64_t n, int64_t I,
-               int64_t O, bool acc, Isa isa) {
-  gemv(y, ldy, x, ldx, W, n, I, O, acc, isa);
+void gemv_bf16(float* y, int64_t ldy, const float* x, int64_t ldx, const uint16_t* W, int64_t ldw, int64_t n,
+               int64_t I, int64_t O, bool acc, Isa isa) {
+  gemv(y, ldy, x, ldx, W, ldw, n, I, O, acc, isa);
 }
 
-// Column blocks of 64 across threads; within one, y_i += x[i,k]·W[k, block] for k in order (one order whatever the
-// thread count).
 void gemv_t_f32(float* y, int64_t ldy, const float* x, int64_t ldx, const float* W, int64_t ldw, int64_t n,
                 int64_t K, int64_t N, bool acc, Isa isa) {
-  if (n <= 0 || N <= 0) return;
-  const AxpyFn axpy = axpy_for(isa);
-  constexpr int64_t kCols = 64;
-  const int64_t blocks = (N + kCols - 1) / kCols;
-#pragma omp parallel for collapse(2) schedule(static) if (worth_parallel(n * K * N))
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t b = 0; b < blocks; ++b) {
-      const int64_t c0 = b * kCols, w = std::min(N, c0 + kCols) - c0;
-      float* yi = y + i * ldy + c0;
-      if (!acc) std::fill(yi, yi + w, 0.f);
-      for (int64_t k = 0; k < K; ++k) axpy(yi, x[i * ldx + k], W + k * ldw + c0, w);
-    }
+  gemv_t(y, ldy, x, ldx, W, ldw, n, K, N, acc, isa);
+}
+
+void gemv_t_bf16(float* y, int64_t ldy, const float* x, int64_t ldx, const uint16_t* W, int64_t ldw, int64_t n,
+                 int64_t K, int64_t N, bool acc, Isa isa) {
+  gemv_t(y, ldy, x, ldx, W, ldw, n, K, N, acc, isa);
 }
 
 float dot_f32(const float* a, const float* b, int64_t n, Isa isa) {
@@ -298,6 +312,6 @@ float dot_f32(const float* a, const float* b, int64_t n, Isa isa) {
   return isa == Isa::Avx512 ? dot_avx512(a, b, n) : isa == Isa::Avx2 ? dot_avx2(a, b, n) : dot_scalar(a, b, n);
 }
 
-void axpy_f32(float* y, float a, const float* x, int64_t n, Isa isa) { axpy_for(isa)(y, a, x, n); }
+void axpy_f32(float* y, float a, const float* x, int64_t n, Isa isa) { axpy_for<float>(isa)(y, a, x, n); }
 
 }  // namespace nanoseek

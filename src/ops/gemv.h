@@ -19,19 +19,21 @@ enum class Isa { Scalar, Avx2, Avx512 };
 Isa best_isa();                   // what this CPU runs (detected once)
 const char* isa_name(Isa isa);    // "scalar", "avx2+fma", "avx512f"
 
-// y[i·ldy + o] (+)= Σ_k W[o·I + k]·x[i·ldx + k]
-void gemv_f32(float* y, int64_t ldy, const float* x, int64_t ldx, const float* W, int64_t n, int64_t I, int64_t O,
-              bool acc, Isa isa = best_isa());
-void gemv_bf16(float* y, int64_t ldy, const float* x, int64_t ldx, const uint16_t* W, int64_t n, int64_t I,
-               int64_t O, bool acc, Isa isa = best_isa());
+// y[i·ldy + o] (+)= Σ_k W[o·ldw + k]·x[i·ldx + k]
+void gemv_f32(float* y, int64_t ldy, const float* x, int64_t ldx, const float* W, int64_t ldw, int64_t n, int64_t I,
+              int64_t O, bool acc, Isa isa = best_isa());
+void gemv_bf16(float* y, int64_t ldy, const float* x, int64_t ldx, const uint16_t* W, int64_t ldw, int64_t n,
+               int64_t I, int64_t O, bool acc, Isa isa = best_isa());
 // y[i·ldy + c] (+)= Σ_k x[i·ldx + k]·W[k·ldw + c]
 void gemv_t_f32(float* y, int64_t ldy, const float* x, int64_t ldx, const float* W, int64_t ldw, int64_t n,
                 int64_t K, int64_t N, bool acc, Isa isa = best_isa());
+void gemv_t_bf16(float* y, int64_t ldy, const float* x, int64_t ldx, const uint16_t* W, int64_t ldw, int64_t n,
+                 int64_t K, int64_t N, bool acc, Isa isa = best_isa());
 
 float dot_f32(const float* a, const float* b, int64_t n, Isa isa = best_isa());
 void axpy_f32(float* y, float a, const float* x, int64_t n, Isa isa = best_isa());   // y += a·x
 
 // Rows up to which gemm() uses these kernels instead of OpenBLAS (measured: docs/benchmarks.md).
-constexpr int64_t kGemvMaxRows = 4;
+constexpr int64_t kGemvMaxRows = 8;
 
 }  // namespace nanoseek

@@ -72,8 +72,8 @@ double measure_gemv_gbps(bool bf16, int64_t mib, int reps) {
   std::vector<float> wf(bf16 ? 0 : size_t(rows * cols), 0.001f);
   std::vector<uint16_t> wb(bf16 ? size_t(rows * cols) : 0, 0x3A83);   // ≈ 0.001 in bf16
   const double s = median_seconds(reps, [&] {
-    if (bf16) gemv_bf16(y.data(), rows, x.data(), cols, wb.data(), 1, cols, rows, false);
-    else gemv_f32(y.data(), rows, x.data(), cols, wf.data(), 1, cols, rows, false);
+    if (bf16) gemv_bf16(y.data(), rows, x.data(), cols, wb.data(), cols, 1, cols, rows, false);
+    else gemv_f32(y.data(), rows, x.data(), cols, wf.data(), cols, 1, cols, rows, false);
   });
   return double(rows * cols * elem) / s / 1e9;
 }

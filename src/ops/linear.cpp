@@ -2,9 +2,36 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+#include <cassert>
+#include <cstdint>
+
 #include "ops/gemv.h"
 
 namespace nanoseek {
+namespace {
+
+struct Mirror {
+  const float* fp32 = nullptr;
+  const uint16_t* bf16 = nullptr;
+  size_t n = 0;
+};
+Mirror g_mirror;   // the active Bf16WeightScope's buffers (none: fp32 == nullptr)
+
+// The bf16 copy of B when B lies inside the active scope's fp32 buffer, else nullptr.
+const uint16_t* bf16_copy_of(const float* B) {
+  const auto b = reinterpret_cast<uintptr_t>(B), base = reinterpret_cast<uintptr_t>(g_mirror.fp32);
+  if (!g_mirror.fp32 || b < base || b >= base + g_mirror.n * sizeof(float)) return nullptr;
+  return g_mirror.bf16 + (B - g_mirror.fp32);
+}
+
+}  // namespace
+
+Bf16WeightScope::Bf16WeightScope(const float* fp32, const uint16_t* bf16, size_t n) {
+  assert(!g_mirror.fp32 && "one Bf16WeightScope at a time");
+  g_mirror = {fp32, bf16, n};
+}
+Bf16WeightScope::~Bf16WeightScope() { g_mirror = {}; }
 
 void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
@@ -14,10 +41,27 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
     return;
   }
-  // A few rows (decoding, small expert batches): stream B once with our kernels instead of packing it (ops/gemv.h)
-  if (!transA && M <= kGemvMaxRows && alpha == 1.f && (beta == 0.f || beta == 1.f)) {
-    if (!transB) return gemv_t_f32(C, ldc, A, lda, B, ldb, M, K, N, beta == 1.f);
-    if (ldb == K) return gemv_f32(C, ldc, A, lda, B, M, K, N, beta == 1.f);
+  // A few rows (decoding, small expert batches): stream B once with our kernels instead of packing it (ops/gemv.h).
+  // B with a bf16 copy (Bf16WeightScope): every row, in chunks of kGemvMaxRows, so prefill and decode both read the
+  // same bf16 weights.
+  if (!transA && alpha == 1.f && (beta == 0.f || beta == 1.f)) {
+    const uint16_t* wb = bf16_copy_of(B);
+    if (wb || M <= kGemvMaxRows) {
+      const bool acc = beta == 1.f;
+      for (int64_t r0 = 0; r0 < M; r0 += kGemvMaxRows) {
+        const int64_t m = std::min(kGemvMaxRows, M - r0);
+        float* c = C + r0 * ldc;
+        const float* a = A + r0 * lda;
+        if (transB) {
+          if (wb) gemv_bf16(c, ldc, a, lda, wb, ldb, m, K, N, acc);
+          else gemv_f32(c, ldc, a, lda, B, ldb, m, K, N, acc);
+        } else {
+          if (wb) gemv_t_bf16(c, ldc, a, lda, wb, ldb, m, K, N, acc);
+          else gemv_t_f32(c, ldc, a, lda, B, ldb, m, K, N, acc);
+        }
+      }
+      return;
+    }
   }
   cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, int(M), int(N),
               int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));

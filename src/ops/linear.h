@@ -22,4 +22,17 @@ void linear_backward_weight(float* dW, const float* dy, const float* x, int64_t 
 void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
+// Decoding from bf16 weights (infer/engine.h DecodeWeights::BF16): while a scope is alive, every forward-shaped gemm
+// (no transA, alpha 1, beta 0 or 1) whose B lies inside [fp32, fp32 + n) reads the bf16 copy at the same offset
+// instead (ops/gemv.h gemv_bf16 / gemv_t_bf16, fp32 accumulation), halving the bytes a decode step reads. Other
+// calls use fp32 B. One scope at a time per process: the engine opens it around its own forward only, so a trainer
+// sharing the weights never sees it.
+class Bf16WeightScope {
+ public:
+  Bf16WeightScope(const float* fp32, const uint16_t* bf16, size_t n);
+  ~Bf16WeightScope();
+  Bf16WeightScope(const Bf16WeightScope&) = delete;
+  Bf16WeightScope& operator=(const Bf16WeightScope&) = delete;
+};
+
 }  // namespace nanoseek

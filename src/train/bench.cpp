@@ -51,7 +51,8 @@ double forward_flops_per_token(const LanguageModel& m, int64_t T, bool with_mtp)
 // Bytes one decode step of `batch` sequences must read: every weight of the main model once (MTP modules are not
 // used to decode), routed experts as many as the batch touches on average under uniform routing, `batch` rows of
 // an untied embedding table, and the cache rows of every sequence at mean length `mean_len`.
-double decode_bytes_per_step(const LanguageModel& m, const CachePlan& cache, int64_t batch, double mean_len) {
+double decode_bytes_per_step(const LanguageModel& m, const CachePlan& cache, int64_t batch, double mean_len,
+                             DecodeWeights weights) {
   const nlohmann::json cj = m.config_json();
   const int64_t layers = cfg_int(cj, "num_hidden_layers", 0), E = cfg_int(cj, "n_routed_experts", 0);
   const int64_t K = cfg_int(cj, "num_experts_per_tok", 0);
@@ -60,9 +61,11 @@ double decode_bytes_per_step(const LanguageModel& m, const CachePlan& cache, int
   double bytes = 0;
   for (const TensorSpec& s : m.tensors().specs) {
     if (s.layer >= layers) continue;
-    const double b = 4.0 * double(s.numel());
+    // bf16: the matmul weights are read from the engine's bf16 copy; norms and biases stay fp32
+    const bool matmul = s.role != Role::Norm && s.role != Role::Bias && s.role != Role::RouterBias;
+    const double b = (weights == DecodeWeights::BF16 && matmul ? 2.0 : 4.0) * double(s.numel());
     if (s.role == Role::RoutedExpert) bytes += b * touched;
-    else if (s.role == Role::Embed && !tied) bytes += 4.0 * double(batch) * double(s.shape.back());
+    else if (s.role == Role::Embed && !tied) bytes += 4.0 * double(batch) * double(s.shape.back());   // fp32 rows
     else bytes += b;
   }
   return bytes + 4.0 * double(batch) * mean_len * double(cache.values_per_token) * double(cache.layers);
@@ -134,7 +137,7 @@ std::vector<BenchRow> bench_model(LanguageModel& m, const BenchOptions& o, const
   for (size_t bi = 0; bi < batches.size(); ++bi) {
     const int64_t B = batches[bi], P = o.prompt, N = o.new_tokens;
     say(fmt::format("generate: batch {}, {} prompt + {} new tokens", B, P, N));
-    Engine e(m, B, P + N);
+    Engine e(m, B, P + N, o.weights);
     GenerateRequest req;
     for (int64_t b = 0; b < B; ++b) req.prompts.push_back(random_ids(r, P, V));
     req.sampling.temperature = 0;
@@ -164,7 +167,7 @@ std::vector<BenchRow> bench_model(LanguageModel& m, const BenchOptions& o, const
       check(generated == B * N, "bench: decoding stopped early ({} of {} tokens)", generated, B * N);
       const double decode_s = secs(t_first, t2), step_s = decode_s / double(N - 1);
       BenchRow row{"decode", B, N, double(B * (N - 1)) / decode_s, "roofline"};
-      row.achieved = decode_bytes_per_step(m, e.plan(), B, double(P) + double(N) / 2.0) / step_s / 1e9;
+      row.achieved = decode_bytes_per_step(m, e.plan(), B, double(P) + double(N) / 2.0, o.weights) / step_s / 1e9;
       row.fraction = row.achieved / hw.triad_gbps;
       rows.push_back(row);
     }

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "infer/engine.h"
 #include "model/language_model.h"
 #include "ops/hw_probe.h"
 
@@ -24,6 +25,7 @@ struct BenchOptions {
   int64_t prompt = 64, new_tokens = 64;         // prefill / decode: P prompt tokens, N generated
   std::vector<int64_t> decode_batches = {1, 8};
   bool train = true, prefill = true, decode = true;
+  DecodeWeights weights = DecodeWeights::F32;   // prefill / decode: what the engine's matmuls read
 };
 
 struct MachineFigures {

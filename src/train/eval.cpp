@@ -188,7 +188,7 @@ EvalReport evaluate(const LanguageModel& m, const Tokenizer& tok, const EvalOpti
   }
   const int64_t max_len = std::min<int64_t>(max_prompt + o.max_new_tokens, m.max_positions());
   const int64_t slots = sample_slots(o.max_batch, int64_t(problems.size()), n);
-  Engine eng(m, slots, max_len);
+  Engine eng(m, slots, max_len, o.weights);
 
   std::vector<ProblemResult> results(problems.size());
   std::vector<int32_t> stop_ids;

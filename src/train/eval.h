@@ -28,6 +28,7 @@
 #include "data/corpus.h"
 #include "data/loader.h"
 #include "data/shard.h"
+#include "infer/engine.h"
 #include "model/language_model.h"
 #include "tasks/task.h"
 #include "tokenizer/tokenizer.h"
@@ -67,6 +68,7 @@ struct EvalOptions {
   Split split = Split::Test;
   PromptFormat format = PromptFormat::R1Zero;
   int64_t max_batch = 64;
+  DecodeWeights weights = DecodeWeights::F32;   // what the engine's matmuls read (infer/engine.h)
 };
 
 struct EvalStats {

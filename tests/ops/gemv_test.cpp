@@ -53,8 +53,9 @@ std::vector<Isa> isas() {
 
 class Gemv : public testing::TestWithParam<Case> {};
 
-// gemv with strided x and y (ldx = I + 3, ldy = O + 2: the gaps must stay untouched), overwriting (y starts NaN) and
-// accumulating (y starts nonzero); gemv_t over the same data seen as W[K = O, N = I] with ldw = I.
+// gemv with strided x, y and W (ldx = I + 3, ldy = O + 2: the gaps must stay untouched; W rows ldw = I + 1 apart
+// with NaN in the gaps, which must never be read), overwriting (y starts NaN) and accumulating (y starts nonzero);
+// gemv_t over the same W seen as [K = O, N = I].
 TEST_P(Gemv, EveryIsaMatchesReferenceScalarAndItselfAcrossThreads) {
   const auto [n, I, O] = GetParam();
   const int64_t ldx = I + 3, ldy = O + 2, ldt = I + 5;   // ldt: gemv_t's output stride (its N = I)
@@ -62,8 +63,14 @@ TEST_P(Gemv, EveryIsaMatchesReferenceScalarAndItselfAcrossThreads) {
   const auto xt = randn(n * O, 204), yt0 = randn(n * ldt, 205, 0.5);
   std::vector<uint16_t> Wb(W.size());
   for (size_t i = 0; i < W.size(); ++i) Wb[i] = to_bf16(W[i]);
+  const int64_t ldw = I + 1;
+  std::vector<float> Ws(size_t(O * ldw), bits_to_float(kInNaN));
+  std::vector<uint16_t> Wbs(size_t(O * ldw) + 2, 0x7FC1);   // bf16 NaN; +1: 2-byte aligned only
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t k = 0; k < I; ++k) Ws[o * ldw + k] = W[o * I + k], Wbs[1 + o * ldw + k] = Wb[o * I + k];
   // references: y (overwrite), y_acc = y0 + y on the payload columns and y0 in the gaps; same for bf16 and gemv_t
-  std::vector<double> ref(n * ldy), ref_acc(n * ldy), ref_b(n * ldy), ref_t(n * ldt), ref_t_acc(n * ldt);
+  std::vector<double> ref(n * ldy), ref_acc(n * ldy), ref_b(n * ldy), ref_t(n * ldt), ref_t_acc(n * ldt),
+      ref_tb(n * ldt);
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t o = 0; o < ldy; ++o) {
       double s = 0, sb = 0;
@@ -77,9 +84,13 @@ TEST_P(Gemv, EveryIsaMatchesReferenceScalarAndItselfAcrossThreads) {
       ref_acc[i * ldy + o] = y0[i * ldy + o] + (gap ? 0 : s);
     }
     for (int64_t c = 0; c < ldt; ++c) {
-      double s = 0;
-      for (int64_t k = 0; c < I && k < O; ++k) s += double(xt[i * O + k]) * W[k * I + c];
+      double s = 0, sb = 0;
+      for (int64_t k = 0; c < I && k < O; ++k) {
+        s += double(xt[i * O + k]) * W[k * I + c];
+        sb += double(xt[i * O + k]) * from_bf16(Wb[k * I + c]);
+      }
       ref_t[i * ldt + c] = c >= I ? std::nan("") : s;
+      ref_tb[i * ldt + c] = c >= I ? std::nan("") : sb;
       ref_t_acc[i * ldt + c] = yt0[i * ldt + c] + (c >= I ? 0 : s);
     }
   }
@@ -90,35 +101,38 @@ TEST_P(Gemv, EveryIsaMatchesReferenceScalarAndItselfAcrossThreads) {
     for (size_t i = 0; i < v.size(); ++i)
       if (!std::isnan(r[i])) got.push_back(v[i]), want.push_back(r[i]);
   };
-  std::vector<float> base[5];
+  std::vector<float> base[6];
   for (Isa isa : isas()) {
-    std::vector<float> got[2][5];
+    std::vector<float> got[2][6];
     for (int t = 0; t < 2; ++t) {
       SCOPED_TRACE(fmt::format("{} threads {}", isa_name(isa), kThreadCounts[t]));
       OmpThreads threads(kThreadCounts[t]);
-      Guarded<float> gx(x, kInNaN), gW(W, kInNaN), gy(n * ldy, kOutNaN), gyb(n * ldy, kOutNaN), gya(y0, kAccPad);
-      Guarded<float> gxt(xt, kInNaN), gyt(n * ldt, kOutNaN), gyta(yt0, kAccPad);
-      std::vector<uint16_t> wb_buf(Wb.size() + 3, 0x7FC1);   // bf16 weights 2-byte aligned only, NaN around
-      std::copy(Wb.begin(), Wb.end(), wb_buf.begin() + 1);
-      gemv_f32(gy.data(), ldy, gx.data(), ldx, gW.data(), n, I, O, false, isa);
-      gemv_bf16(gyb.data(), ldy, gx.data(), ldx, wb_buf.data() + 1, n, I, O, false, isa);
-      gemv_f32(gya.data(), ldy, gx.data(), ldx, gW.data(), n, I, O, true, isa);
-      gemv_t_f32(gyt.data(), ldt, gxt.data(), O, gW.data(), I, n, O, I, false, isa);
-      gemv_t_f32(gyta.data(), ldt, gxt.data(), O, gW.data(), I, n, O, I, true, isa);
-      for (auto* g : {&gy, &gyb, &gya, &gyt, &gyta}) expect_pads("y", *g);
-      std::vector<float> gf, gb, gt;
-      std::vector<double> rf, rb, rt;
+      Guarded<float> gx(x, kInNaN), gW(Ws, kInNaN), gy(n * ldy, kOutNaN), gyb(n * ldy, kOutNaN), gya(y0, kAccPad);
+      Guarded<float> gxt(xt, kInNaN), gyt(n * ldt, kOutNaN), gyta(yt0, kAccPad), gytb(n * ldt, kOutNaN);
+      const uint16_t* wb = Wbs.data() + 1;
+      gemv_f32(gy.data(), ldy, gx.data(), ldx, gW.data(), ldw, n, I, O, false, isa);
+      gemv_bf16(gyb.data(), ldy, gx.data(), ldx, wb, ldw, n, I, O, false, isa);
+      gemv_f32(gya.data(), ldy, gx.data(), ldx, gW.data(), ldw, n, I, O, true, isa);
+      gemv_t_f32(gyt.data(), ldt, gxt.data(), O, gW.data(), ldw, n, O, I, false, isa);
+      gemv_t_f32(gyta.data(), ldt, gxt.data(), O, gW.data(), ldw, n, O, I, true, isa);
+      gemv_t_bf16(gytb.data(), ldt, gxt.data(), O, wb, ldw, n, O, I, false, isa);
+      for (auto* g : {&gy, &gyb, &gya, &gyt, &gyta, &gytb}) expect_pads("y", *g);
+      std::vector<float> gf, gb, gt, gtb;
+      std::vector<double> rf, rb, rt, rtb;
       cols(gy.payload(), ref, gf, rf);
       cols(gyb.payload(), ref_b, gb, rb);
       cols(gyt.payload(), ref_t, gt, rt);
+      cols(gytb.payload(), ref_tb, gtb, rtb);
       expect_close("gemv f32", gf, rf, kTol);
       expect_close("gemv bf16 weights", gb, rb, kTol);
       expect_close("gemv f32 accumulate (gaps untouched)", gya.payload(), ref_acc, kTol);
       expect_close("gemv_t", gt, rt, kTol);
       expect_close("gemv_t accumulate (gaps untouched)", gyta.payload(), ref_t_acc, kTol);
+      expect_close("gemv_t bf16 weights", gtb, rtb, kTol);
       got[t][0] = gf, got[t][1] = gb, got[t][2] = gya.payload(), got[t][3] = gt, got[t][4] = gyta.payload();
+      got[t][5] = gtb;
     }
-    for (int k = 0; k < 5; ++k) {
+    for (int k = 0; k < 6; ++k) {
       EXPECT_EQ(got[0][k], got[1][k]) << isa_name(isa) << " output " << k << " depends on the thread count";
       if (isa == Isa::Scalar) {
         base[k] = got[0][k];

@@ -28,7 +28,9 @@ for ((i = 1; i <= KILLS; ++i)); do
   wait "$pid" 2>/dev/null
   rc=$?
   for c in "$out"/ckpt-*; do
-    [[ -d "$c" ]] || continue
+    # ckpt-tmp is the writer's scratch directory of a checkpoint being written (renamed to ckpt-STEP when whole;
+    # never read as a checkpoint, removed by the next run): not a checkpoint
+    [[ -d "$c" && "$(basename "$c")" != ckpt-tmp ]] || continue
     "$BIN" logits --model "$c" --ids 1,2,3 --out "$WORK/logits.npy" >/dev/null 2>&1 ||
       { bad_ckpt=$((bad_ckpt + 1)); echo "unloadable: $c"; }
   done
