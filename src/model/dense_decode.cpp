@@ -17,6 +17,7 @@
 #include "core/parallel.h"
 #include "model/dense.h"
 #include "ops/gemv.h"
+#include "ops/vmath.h"
 #include "ops/linear.h"
 #include "ops/rmsnorm.h"
 #include "ops/rope_half.h"
@@ -96,7 +97,7 @@ struct DenseCore final : DecodeCore {
               mx = std::max(mx, sc[j]);
             }
             double z = 0;
-            for (int64_t j = 0; j < len; ++j) z += sc[j] = std::exp(sc[j] - mx);
+            z = exp_sum_f32(sc.data(), sc.data(), len, mx);
             float* o = &att[(i * H + hh) * D];
             std::fill(o, o + D, 0.f);
             for (int64_t j = 0; j < len; ++j) axpy_f32(o, float(sc[j] / z), row(L, slot[i], j) + kvd + g * D, D);

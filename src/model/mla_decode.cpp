@@ -14,6 +14,7 @@
 #include "core/parallel.h"
 #include "model/model.h"
 #include "ops/gemv.h"
+#include "ops/vmath.h"
 #include "ops/linear.h"
 #include "ops/rmsnorm.h"
 #include "ops/rope.h"
@@ -110,7 +111,7 @@ struct MlaCore final : DecodeCore {
               mx = std::max(mx, sc[j]);
             }
             double z = 0;
-            for (int64_t j = 0; j < len; ++j) z += sc[j] = std::exp(sc[j] - mx);
+            z = exp_sum_f32(sc.data(), sc.data(), len, mx);
             float* ob = &obar[(i * H + h) * kvl];
             std::fill(ob, ob + kvl, 0.f);
             for (int64_t j = 0; j < len; ++j) axpy_f32(ob, float(sc[j] / z), row(L, slot[i], j), kvl);

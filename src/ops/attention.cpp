@@ -1,6 +1,8 @@
 #include "core/parallel.h"
 #include "ops/attention.h"
+#include "ops/vmath.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -29,10 +31,15 @@ void attention_forward(float* o, float* P, const float* q, const float* k, const
         for (int64_t j = 0; j <= i; ++j)
           if (!sg || sg[j] == sg[i]) m = row[j] > m ? row[j] : m;
         double sum = 0;
-        for (int64_t j = 0; j < T; ++j) {
-          const bool on = j <= i && (!sg || sg[j] == sg[i]);
-          row[j] = on ? std::exp(row[j] - m) : 0.f;
-          sum += row[j];
+        if (!sg) {   // causal: the prefix [0, i] in one vector pass (ops/vmath.h), the rest zero
+          sum = exp_sum_f32(row, row, i + 1, m);
+          std::fill(row + i + 1, row + T, 0.f);
+        } else {
+          for (int64_t j = 0; j < T; ++j) {
+            const bool on = j <= i && sg[j] == sg[i];
+            row[j] = on ? std::exp(row[j] - m) : 0.f;
+            sum += row[j];
+          }
         }
         const float inv = float(1.0 / sum);
         for (int64_t j = 0; j <= i; ++j) row[j] *= inv;
