@@ -31,6 +31,8 @@ struct DenseCore final : DecodeCore {
   const DenseConfig& c;
   int64_t W, kvd, qd, max_step;
   std::vector<float> x, xn, rstd, q, kv, att, a, b, h;  // per-chunk scratch: [n,d] [n,d] [n] [n,qd] [n,W] ...
+  std::vector<float> S1;     // [rep, max_len] attention scores of one (token, kv group)
+  std::vector<double> z1;    // [rep] their softmax sums
 
   DenseCore(const DenseModel& model, int64_t slots, int64_t max_len) : m(model), c(model.cfg) {
     check_shape(slots, max_len, m.rope.max_pos);
@@ -43,6 +45,9 @@ struct DenseCore final : DecodeCore {
     const size_t n = size_t(max_step), d = size_t(c.hidden_size), F = size_t(c.intermediate_size);
     x.resize(n * d), xn.resize(n * d), rstd.resize(n), q.resize(n * qd), kv.resize(n * W), att.resize(n * qd);
     a.resize(n * F), b.resize(n * F), h.resize(n * F);
+    const int64_t rep = c.num_attention_heads / c.num_key_value_heads;
+    S1.resize(size_t(rep * max_len));
+    z1.resize(size_t(rep));
   }
 
   void forward(const int32_t* tok, const int32_t* slot, const int32_t* pos, int64_t n,
@@ -81,27 +86,40 @@ struct DenseCore final : DecodeCore {
         std::memcpy(&kv[i * W + kvd], &k[i * kvd], sizeof(float) * kvd);
         std::memcpy(row(L, slot[i], pos[i]), &kv[i * W], sizeof(float) * W);
       }
-      int64_t work = 0;
-      for (int64_t i = 0; i < n; ++i) work += (pos[i] + 1) * H * 2 * D;
+      // Per token and kv group, the group's `rep` query heads at once: each cached K and V row is read once for all
+      // of them (ops/gemv.h): S = Q_g K_gᵀ·scale, E = exp(S − max), O_g = E V_g / rowsum(E)
+      auto attend = [&](int64_t i, int64_t g, float* S, double* z) {
+        const int64_t len = pos[i] + 1;
+        const float* K = row(L, slot[i], 0) + g * D;          // [len] rows W apart
+        const float* Vg = row(L, slot[i], 0) + kvd + g * D;
+        gemv_f32(S, len, &q[(i * H + g * rep) * D], D, K, W, rep, D, len, false);
+        for (int64_t r = 0; r < rep; ++r) {
+          float* s = &S[r * len];
+          float mx = -INFINITY;
+          for (int64_t j = 0; j < len; ++j) s[j] *= scale, mx = std::max(mx, s[j]);
+          z[r] = exp_sum_f32(s, s, len, mx);
+        }
+        float* o = &att[(i * H + g * rep) * D];
+        gemv_t_f32(o, D, S, len, Vg, W, rep, len, D, false);
+        for (int64_t r = 0; r < rep; ++r) {
+          const float inv = float(1.0 / z[r]);
+          for (int64_t t = 0; t < D; ++t) o[r * D + t] *= inv;
+        }
+      };
+      // one token of one kv group: the kernels split its keys across threads; else (token, group) across threads
+      if (n * Hkv == 1) {
+        attend(0, 0, S1.data(), z1.data());
+      } else {
+        int64_t work = 0;
+        for (int64_t i = 0; i < n; ++i) work += (pos[i] + 1) * H * 2 * D;
 #pragma omp parallel if (worth_parallel(work))
-      {
-        std::vector<float> sc(size_t(plan.max_len));
+        {
+          std::vector<float> S(S1.size());
+          std::vector<double> z(z1.size());
 #pragma omp for collapse(2) schedule(dynamic)
-        for (int64_t i = 0; i < n; ++i)
-          for (int64_t hh = 0; hh < H; ++hh) {
-            const float* qh = &q[(i * H + hh) * D];
-            const int64_t g = hh / rep, len = pos[i] + 1;
-            float mx = -INFINITY;
-            for (int64_t j = 0; j < len; ++j) {
-              sc[j] = dot_f32(qh, row(L, slot[i], j) + g * D, D) * scale;
-              mx = std::max(mx, sc[j]);
-            }
-            double z = 0;
-            z = exp_sum_f32(sc.data(), sc.data(), len, mx);
-            float* o = &att[(i * H + hh) * D];
-            std::fill(o, o + D, 0.f);
-            for (int64_t j = 0; j < len; ++j) axpy_f32(o, float(sc[j] / z), row(L, slot[i], j) + kvd + g * D, D);
-          }
+          for (int64_t i = 0; i < n; ++i)
+            for (int64_t g = 0; g < Hkv; ++g) attend(i, g, S.data(), z.data());
+        }
       }
       // x += o_proj(att)   (the residual is accumulated by the GEMM's beta = 1)
       gemm(false, true, n, d, qd, 1.f, att.data(), qd, lw.o, qd, 1.f, x.data(), d);

@@ -28,6 +28,8 @@ struct MlaCore final : DecodeCore {
   int64_t W, max_step;       // values per cached token; tokens per forward chunk
   // per-chunk scratch
   Buf x, q, qa, qa_n, qa_rstd, kva, c_n, c_rstd, qt, obar, o, xnf, rstd_f;
+  Buf S1;                    // [H, max_len] attention scores of a one-token step
+  std::vector<double> z1;    // [H] their softmax sums
   std::vector<int32_t> posbuf;
   std::vector<LayerActs> acts;  // per layer (FFN half), sized for max_step tokens
 
@@ -49,6 +51,8 @@ struct MlaCore final : DecodeCore {
     o.resize(n * H * c.v_head_dim);
     xnf.resize(n * d);
     rstd_f.resize(n);
+    S1.resize(size_t(H * max_len));
+    z1.resize(size_t(H));
     acts.resize(c.num_hidden_layers);
     for (int64_t L = 0; L < c.num_hidden_layers; ++L) plan_layer_acts(c, L, n, acts[L]);
   }
@@ -93,29 +97,40 @@ struct MlaCore final : DecodeCore {
       for (int64_t h = 0; h < H; ++h)
         gemm(false, false, n, kvl, nope, 1.f, &q[h * Dq], H * Dq, lw.attn.kv_b + h * kvb * kvl, kvl, 0.f,
              &qt[h * kvl], H * kvl);
-      int64_t work = 0;
-      for (int64_t i = 0; i < n; ++i) work += (pos[i] + 1) * H * 2 * (kvl + R);
+      // Per token, all heads at once: the latent rows are shared by every head, so each is read once for the H
+      // queries (ops/gemv.h streams the rows and applies each to all H):
+      //   S[h, j] = q̃_h·c_j + q_pe_h·k^R_j,  E = exp(scale·S − max),  ō_h = Σ_j E[h, j] c_j / Σ_j E[h, j]
+      auto attend = [&](int64_t i, float* S, double* z) {
+        const int64_t len = pos[i] + 1;
+        const float* C = row(L, slot[i], 0);   // [len, W] rows: latent | rope key
+        gemv_f32(S, len, &qt[i * H * kvl], kvl, C, W, H, kvl, len, false);
+        gemv_f32(S, len, &q[i * H * Dq + nope], Dq, C + kvl, W, H, R, len, true);
+        for (int64_t h = 0; h < H; ++h) {
+          float* s = &S[h * len];
+          float mx = -INFINITY;
+          for (int64_t j = 0; j < len; ++j) s[j] *= scale, mx = std::max(mx, s[j]);
+          z[h] = exp_sum_f32(s, s, len, mx);
+        }
+        float* ob = &obar[i * H * kvl];
+        gemv_t_f32(ob, kvl, S, len, C, W, H, len, kvl, false);
+        for (int64_t h = 0; h < H; ++h) {
+          const float inv = float(1.0 / z[h]);
+          for (int64_t k = 0; k < kvl; ++k) ob[h * kvl + k] *= inv;
+        }
+      };
+      // one token: the kernels split its keys across threads; several: tokens across threads, kernels serial
+      if (n == 1) {
+        attend(0, S1.data(), z1.data());
+      } else {
+        int64_t work = 0;
+        for (int64_t i = 0; i < n; ++i) work += (pos[i] + 1) * H * 2 * (kvl + R);
 #pragma omp parallel if (worth_parallel(work))
-      {
-        std::vector<float> sc(size_t(plan.max_len));
-#pragma omp for collapse(2) schedule(dynamic)
-        for (int64_t i = 0; i < n; ++i)
-          for (int64_t h = 0; h < H; ++h) {
-            const float* qth = &qt[(i * H + h) * kvl];
-            const float* qpe = &q[i * H * Dq + h * Dq + nope];
-            const int64_t len = pos[i] + 1;
-            float mx = -INFINITY;
-            for (int64_t j = 0; j < len; ++j) {
-              const float* r = row(L, slot[i], j);
-              sc[j] = (dot_f32(qth, r, kvl) + dot_f32(qpe, r + kvl, R)) * scale;
-              mx = std::max(mx, sc[j]);
-            }
-            double z = 0;
-            z = exp_sum_f32(sc.data(), sc.data(), len, mx);
-            float* ob = &obar[(i * H + h) * kvl];
-            std::fill(ob, ob + kvl, 0.f);
-            for (int64_t j = 0; j < len; ++j) axpy_f32(ob, float(sc[j] / z), row(L, slot[i], j), kvl);
-          }
+        {
+          std::vector<float> S(S1.size());
+          std::vector<double> z(z1.size());
+#pragma omp for schedule(dynamic)
+          for (int64_t i = 0; i < n; ++i) attend(i, S.data(), z.data());
+        }
       }
       // o_h = ō_h · W_UV_hᵀ   ([n, kvl] × [kvl, Dv])
       for (int64_t h = 0; h < H; ++h)

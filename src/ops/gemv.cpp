@@ -6,6 +6,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 #include <immintrin.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cassert>
@@ -225,7 +226,7 @@ void gemv(float* y, int64_t ldy, const float* x, int64_t ldx, const WT* W, int64
   assert(isa <= best_isa());
   if (n <= 0 || O <= 0) return;
   const int64_t blocks = (O + kRowBlock - 1) / kRowBlock;
-#pragma omp parallel for schedule(static) if (worth_parallel(n * I * O))
+#pragma omp parallel for schedule(static) if (worth_parallel(n * I * O) && !omp_in_parallel())
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t o0 = b * kRowBlock, o1 = std::min(O, o0 + kRowBlock);
     switch (isa) {
@@ -253,7 +254,7 @@ void gemv_t(float* y, int64_t ldy, const float* x, int64_t ldx, const WT* W, int
   const AxpyFn<WT> axpy = axpy_for<WT>(isa);
   constexpr int64_t kCols = 64;
   const int64_t blocks = (N + kCols - 1) / kCols;
-#pragma omp parallel for collapse(2) schedule(static) if (worth_parallel(n * K * N))
+#pragma omp parallel for collapse(2) schedule(static) if (worth_parallel(n * K * N) && !omp_in_parallel())
   for (int64_t i = 0; i < n; ++i)
     for (int64_t b = 0; b < blocks; ++b) {
       const int64_t c0 = b * kCols, w = std::min(N, c0 + kCols) - c0;
