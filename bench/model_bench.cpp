@@ -2,10 +2,9 @@
 // same protocol). Prints one JSON line per measurement.
 //   train:    forward + backward of the full loss (CE + MTP λ=0.3 + balance α=1e-4) on random tokens, `--warmup`
 //             untimed steps, median of `--steps` timed steps → tokens/s.
-//   generate: greedy decode with the engine: --batch prompts of --prompt random tokens, --new tokens each;
-//             decode tokens/s = batch·(new−1)/decode time (the first token comes from the prefill, timed apart),
-//             plus the decode roofline: bytes of weights + KV cache read per decode step against the memory
-//             bandwidth measured here by a STREAM-style triad.
+//   generate: greedy decode with the engine, measured as `nanoseek bench` does (src/train/bench.h): --batch prompts
+//             of --prompt random tokens, --new tokens each; decode tokens/s = batch·(new−1)/decode time, and the
+//             roofline fraction against the triad bandwidth measured in the same run.
 // usage: model_bench CONFIG [--mode train|generate] [--batch B] [--seq T] [--prompt P] [--new N] [--steps S]
 #include <fmt/format.h>
 #include <omp.h>
@@ -22,6 +21,7 @@
 #include "infer/engine.h"
 #include "model/counts.h"
 #include "model/model.h"
+#include "train/bench.h"
 
 using namespace nanoseek;
 using Clock = std::chrono::steady_clock;
@@ -31,22 +31,6 @@ static double secs(Clock::time_point a, Clock::time_point b) { return std::chron
 static double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
-
-// STREAM triad a = b + s·c over 3 × 128 MiB arrays; bytes moved counted as 3 per element (no write-allocate).
-static double triad_gbps() {
-  const size_t n = size_t(32) << 20;
-  std::vector<float> a(n), b(n, 1.f), c(n, 2.f);
-  std::vector<double> t;
-  for (int r = 0; r < 5; ++r) {
-    auto t0 = Clock::now();
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; ++i) a[i] = b[i] + 0.5f * c[i];
-    t.push_back(secs(t0, Clock::now()));
-  }
-  volatile float sink = a[n / 2];
-  (void)sink;
-  return 3.0 * n * sizeof(float) / median(t) / 1e9;
 }
 
 int main(int argc, char** argv) try {
@@ -91,45 +75,15 @@ int main(int argc, char** argv) try {
     out.update({{"seq", T}, {"tokens_per_s", double(B * T) / med}, {"step_s", med}, {"loss", loss},
                 {"activation_mib", double(ws.bytes) / (1 << 20)}});
   } else if (mode == "generate") {
-    check(N >= 2, "--new must be >= 2");
-    Engine e(m, B, P + N);
-    std::vector<std::vector<int32_t>> prompts(B, std::vector<int32_t>(P));
-    for (auto& p : prompts)
-      for (auto& x : p) x = int32_t(r.below(c.vocab_size));
-    GenerateRequest req;
-    req.prompts = prompts;
-    req.sampling.temperature = 0;
-    req.sampling.max_new_tokens = int(N);
-    // Time the prefill step apart: the callback fires first for every sequence right after the prefill.
-    Clock::time_point t_first;
-    size_t seen = 0;
-    req.on_token = [&](size_t, int32_t) {
-      if (++seen == size_t(B)) t_first = Clock::now();
-      return true;
-    };
-    auto t0 = Clock::now();
-    e.generate(req);
-    auto t2 = Clock::now();
-    const double decode_s = secs(t_first, t2), prefill_s = secs(t0, t_first);
-    const double tps = double(B * (N - 1)) / decode_s;
-    // Bytes per decode step: every weight except routed experts and the embedding table is read once; routed
-    // experts touched ≈ E·(1 − (1 − K/E)^B) per layer (uniform routing); B embedding rows; the cache rows of every
-    // sequence at its mean length P + N/2.
-    const TensorLayout lay = tensor_layout(c);
-    double wbytes = 0, expert_bytes = 0;
-    for (const TensorSpec& s : lay.specs) {
-      if (s.layer >= c.num_hidden_layers) continue;  // MTP is not used for decoding
-      if (s.role == Role::RoutedExpert) expert_bytes += 4.0 * s.numel();
-      else if (s.role == Role::Embed) wbytes += 4.0 * B * c.hidden_size;
-      else wbytes += 4.0 * s.numel();
-    }
-    double touched = c.n_routed_experts ? 1.0 - std::pow(1.0 - double(c.num_experts_per_tok) / c.n_routed_experts, B) : 0;
-    wbytes += expert_bytes * touched;
-    const double cache_bytes = 4.0 * B * (P + N / 2.0) * (c.kv_lora_rank + c.qk_rope_head_dim) * c.num_hidden_layers;
-    const double step_s = decode_s / double(N - 1), bw = triad_gbps();
-    out.update({{"prompt", P}, {"new", N}, {"tokens_per_s", tps}, {"prefill_tokens_per_s", double(B * P) / prefill_s},
-                {"bytes_per_step", wbytes + cache_bytes}, {"achieved_gbps", (wbytes + cache_bytes) / step_s / 1e9},
-                {"triad_gbps", bw}, {"roofline_fraction", (wbytes + cache_bytes) / step_s / 1e9 / bw}});
+    // the same measurement as `nanoseek bench --only decode` (src/train/bench.cpp), one decode batch
+    BenchOptions o;
+    o.train = false, o.prefill = true, o.decode = true;
+    o.prompt = P, o.new_tokens = N, o.decode_batches = {B};
+    const MachineFigures hw = measure_machine();
+    const std::vector<BenchRow> rows = bench_model(m, o, hw, false);
+    out.update({{"prompt", P}, {"new", N}, {"prefill_tokens_per_s", rows.at(0).tokens_per_s},
+                {"tokens_per_s", rows.at(1).tokens_per_s}, {"achieved_gbps", rows.at(1).achieved},
+                {"triad_gbps", hw.triad_gbps}, {"roofline_fraction", rows.at(1).fraction}});
   } else {
     fail("--mode must be train or generate");
   }
