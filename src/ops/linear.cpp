@@ -3,7 +3,6 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <cassert>
 #include <cstdint>
 
 #include "ops/gemv.h"
@@ -27,11 +26,11 @@ const uint16_t* bf16_copy_of(const float* B) {
 
 }  // namespace
 
-Bf16WeightScope::Bf16WeightScope(const float* fp32, const uint16_t* bf16, size_t n) {
-  assert(!g_mirror.fp32 && "one Bf16WeightScope at a time");
+Bf16WeightScope::Bf16WeightScope(const float* fp32, const uint16_t* bf16, size_t n)
+    : prev_fp32_(g_mirror.fp32), prev_bf16_(g_mirror.bf16), prev_n_(g_mirror.n) {
   g_mirror = {fp32, bf16, n};
 }
-Bf16WeightScope::~Bf16WeightScope() { g_mirror = {}; }
+Bf16WeightScope::~Bf16WeightScope() { g_mirror = {prev_fp32_, prev_bf16_, prev_n_}; }
 
 void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {

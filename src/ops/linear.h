@@ -7,6 +7,7 @@
 //
 // Legend: N = rows (tokens), I = in features, O = out features.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 namespace nanoseek {
@@ -25,14 +26,20 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha
 // Decoding from bf16 weights (infer/engine.h DecodeWeights::BF16): while a scope is alive, every forward-shaped gemm
 // (no transA, alpha 1, beta 0 or 1) whose B lies inside [fp32, fp32 + n) reads the bf16 copy at the same offset
 // instead (ops/gemv.h gemv_bf16 / gemv_t_bf16, fp32 accumulation), halving the bytes a decode step reads. Other
-// calls use fp32 B. One scope at a time per process: the engine opens it around its own forward only, so a trainer
-// sharing the weights never sees it.
+// calls use fp32 B. The scope is process-wide (the kernels' worker threads see it) and the innermost one applies;
+// the engine opens it around its own forward only, so a trainer sharing the weights never sees it. Two engines
+// generating concurrently from different threads would need one scope per thread (no command does that).
 class Bf16WeightScope {
  public:
   Bf16WeightScope(const float* fp32, const uint16_t* bf16, size_t n);
-  ~Bf16WeightScope();
+  ~Bf16WeightScope();   // restores the enclosing scope
   Bf16WeightScope(const Bf16WeightScope&) = delete;
   Bf16WeightScope& operator=(const Bf16WeightScope&) = delete;
+
+ private:
+  const float* prev_fp32_;
+  const uint16_t* prev_bf16_;
+  size_t prev_n_;
 };
 
 }  // namespace nanoseek

@@ -12,6 +12,7 @@
 
 #include "core/parallel.h"
 #include "ops/gemv.h"
+#include "ops/linear.h"
 #include "sweep_util.h"
 
 namespace nanoseek {
@@ -172,6 +173,45 @@ TEST(GemvIsa, NamesTheDetectedInstructionSet) {
   const std::string name = isa_name(best_isa());
   EXPECT_TRUE(name == "scalar" || name == "avx2+fma" || name == "avx512f") << name;
   RecordProperty("isa", name);
+}
+
+}  // namespace
+}  // namespace nanoseek
+
+namespace nanoseek {
+namespace {
+
+// Bf16WeightScope (ops/linear.h): inside it, linear_forward on weights in the scope's buffer reads the bf16 copy
+// (any row count); scopes nest and the enclosing one applies again when the inner ends; outside, fp32.
+TEST(Bf16WeightScope, GemmReadsTheCopyAndScopesNest) {
+  const int64_t N = 11, I = 33, O = 5;   // 11 rows: two chunks of the kernels
+  const auto x = randn(N * I, 601), W = randn(O * I, 602);
+  std::vector<uint16_t> Wb(W.size()), zero(W.size(), 0);
+  for (size_t i = 0; i < W.size(); ++i) Wb[i] = to_bf16(W[i]);
+  std::vector<double> ref(N * O), ref_b(N * O);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t k = 0; k < I; ++k) {
+        ref[n * O + o] += double(W[o * I + k]) * x[n * I + k];
+        ref_b[n * O + o] += from_bf16(Wb[o * I + k]) * x[n * I + k];
+      }
+  std::vector<float> y(N * O);
+  const std::vector<double> zeros(N * O, 0.0);
+  {
+    Bf16WeightScope outer(W.data(), Wb.data(), W.size());
+    linear_forward(y.data(), x.data(), W.data(), N, I, O);
+    expect_close("outer scope", y, ref_b, kTol);
+    {
+      Bf16WeightScope inner(W.data(), zero.data(), W.size());   // a copy of zeros: the inner scope applies
+      linear_forward(y.data(), x.data(), W.data(), N, I, O);
+      expect_close("inner scope", y, zeros, kTol);
+    }
+    linear_forward(y.data(), x.data(), W.data(), N, I, O);
+    expect_close("outer scope again", y, ref_b, kTol);
+  }
+  linear_forward(y.data(), x.data(), W.data(), N, I, O);
+  expect_close("no scope", y, ref, kTol);
+  EXPECT_GT(norm_err(y.data(), ref_b.data(), ref_b.size()), 1e-4) << "bf16 rounding should show";
 }
 
 }  // namespace
