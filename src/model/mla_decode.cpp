@@ -30,6 +30,8 @@ struct MlaCore final : DecodeCore {
   Buf x, q, qa, qa_n, qa_rstd, kva, c_n, c_rstd, qt, obar, o, xnf, rstd_f;
   Buf S1;                    // [H, max_len] attention scores of a one-token step
   std::vector<double> z1;    // [H] their softmax sums
+  Buf run_S;                 // [rows, keys] scores of one head over a prefill run
+  std::vector<double> run_z;
   std::vector<int32_t> posbuf;
   std::vector<LayerActs> acts;  // per layer (FFN half), sized for max_step tokens
 
@@ -62,6 +64,39 @@ struct MlaCore final : DecodeCore {
                const std::vector<int64_t>& logit_rows, float* out) override {
     forward_chunks(tok, slot, pos, n, logit_rows, out, max_step,
                    [this](auto... a) { chunk(a...); });
+  }
+
+  static constexpr int64_t kPrefillRun = 16;
+
+  // Attention of rows [i0, i1) at positions p0, p0+1, ... of slot s (their cache rows already written): per head h,
+  //   S = q̃_h C[0:p1]ᵀ + q_pe_h K^R[0:p1]ᵀ (GEMMs), causal softmax of scale·S per row, ō_h = E C[0:p1] / rowsum(E).
+  void attend_run(int64_t L, int64_t i0, int64_t i1, int64_t s, int64_t p0) {
+    const int64_t H = c.num_attention_heads, nope = c.qk_nope_head_dim, R = c.qk_rope_head_dim;
+    const int64_t Dq = c.qk_head_dim(), kvl = c.kv_lora_rank, r = i1 - i0, p1 = p0 + r;
+    const float scale = m.attn_scale;
+    const float* C = row(L, s, 0);   // [p1, W]
+    run_S.resize(size_t(r * p1));
+    run_z.resize(size_t(r));
+    float* S = run_S.data();
+    for (int64_t h = 0; h < H; ++h) {
+      gemm(false, true, r, p1, kvl, 1.f, &qt[(i0 * H + h) * kvl], H * kvl, C, W, 0.f, S, p1);
+      gemm(false, true, r, p1, R, 1.f, &q[i0 * H * Dq + h * Dq + nope], H * Dq, C + kvl, W, 1.f, S, p1);
+#pragma omp parallel for schedule(static) if (worth_parallel(r * p1 * 8))
+      for (int64_t t = 0; t < r; ++t) {
+        float* st = S + t * p1;
+        const int64_t len = p0 + t + 1;
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < len; ++j) st[j] *= scale, mx = std::max(mx, st[j]);
+        run_z[size_t(t)] = exp_sum_f32(st, st, len, mx);
+        std::fill(st + len, st + p1, 0.f);
+      }
+      float* ob = &obar[(i0 * H + h) * kvl];
+      gemm(false, false, r, kvl, p1, 1.f, S, p1, C, W, 0.f, ob, H * kvl);
+      for (int64_t t = 0; t < r; ++t) {
+        const float inv = float(1.0 / run_z[size_t(t)]);
+        for (int64_t k = 0; k < kvl; ++k) ob[t * H * kvl + k] *= inv;
+      }
+    }
   }
 
   void chunk(const int32_t* tok, const int32_t* slot, const int32_t* pos, int64_t n, const std::vector<int64_t>& rows,
@@ -118,18 +153,29 @@ struct MlaCore final : DecodeCore {
           for (int64_t k = 0; k < kvl; ++k) ob[h * kvl + k] *= inv;
         }
       };
+      // A prefill run — kPrefillRun or more consecutive positions of one slot — as GEMMs per head over the run's
+      // rows (the same absorbed math, at GEMM speed); the other tokens one by one.
+      std::vector<int64_t> single;
+      for (int64_t i0 = 0; i0 < n;) {
+        int64_t i1 = i0 + 1;
+        while (i1 < n && slot[i1] == slot[i0] && pos[i1] == pos[i1 - 1] + 1) ++i1;
+        if (i1 - i0 >= kPrefillRun) attend_run(L, i0, i1, slot[i0], pos[i0]);
+        else for (int64_t i = i0; i < i1; ++i) single.push_back(i);
+        i0 = i1;
+      }
       // one token: the kernels split its keys across threads; several: tokens across threads, kernels serial
-      if (n == 1) {
-        attend(0, S1.data(), z1.data());
-      } else {
+      const int64_t ns = int64_t(single.size());
+      if (ns == 1) {
+        attend(single[0], S1.data(), z1.data());
+      } else if (ns > 1) {
         int64_t work = 0;
-        for (int64_t i = 0; i < n; ++i) work += (pos[i] + 1) * H * 2 * (kvl + R);
+        for (int64_t i : single) work += (pos[i] + 1) * H * 2 * (kvl + R);
 #pragma omp parallel if (worth_parallel(work))
         {
           std::vector<float> S(S1.size());
           std::vector<double> z(z1.size());
 #pragma omp for schedule(dynamic)
-          for (int64_t i = 0; i < n; ++i) attend(i, S.data(), z.data());
+          for (int64_t k = 0; k < ns; ++k) attend(single[size_t(k)], S.data(), z.data());
         }
       }
       // o_h = ō_h · W_UV_hᵀ   ([n, kvl] × [kvl, Dv])

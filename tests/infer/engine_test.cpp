@@ -83,6 +83,19 @@ TEST_P(EnginePaths, GreedyDecodeMatchesFullForwardAtEveryPosition) {
 INSTANTIATE_TEST_SUITE_P(Golden, EnginePaths,
                          ::testing::Values("v3_mtp_yarn", "v2_softmax_tied_bf16", "v2_grouped_mtp2"));
 
+// A prompt longer than one engine chunk (256 tokens): the second chunk's prefill run starts at position 256 over
+// keys cached by the first (mla_decode.cpp attend_run with p0 > 0).
+TEST(Engine, LongPrefillAcrossChunksEqualsFullForward) {
+  Model m(load_config(source_dir() + "/configs/tiny.json"));
+  m.init(11);
+  const auto ids = some_ids(300, m.cfg.vocab_size, 9);
+  Engine e(m, 1, 320);
+  const auto a = e.prefill_logits(ids);
+  const auto b = full_forward_logits(m, ids);
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_LE(norm_err(a.data(), b.data(), a.size()), kPathTol);
+}
+
 TEST(Engine, BatchedWithSharedPrefixEqualsOneAtATime) {
   auto m = golden_model("v3_mtp_yarn");
   const int64_t V = m->cfg.vocab_size;
