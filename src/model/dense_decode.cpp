@@ -33,6 +33,8 @@ struct DenseCore final : DecodeCore {
   std::vector<float> x, xn, rstd, q, kv, att, a, b, h;  // per-chunk scratch: [n,d] [n,d] [n] [n,qd] [n,W] ...
   std::vector<float> S1;     // [rep, max_len] attention scores of one (token, kv group)
   std::vector<double> z1;    // [rep] their softmax sums
+  std::vector<float> run_S;  // [rows, keys] scores of one head over a prefill run
+  std::vector<double> run_z;
 
   DenseCore(const DenseModel& model, int64_t slots, int64_t max_len) : m(model), c(model.cfg) {
     check_shape(slots, max_len, m.rope.max_pos);
@@ -60,6 +62,40 @@ struct DenseCore final : DecodeCore {
     if (!bias) return;
     for (int64_t i = 0; i < n; ++i)
       for (int64_t o = 0; o < O; ++o) y[i * stride + o] += bias[o];
+  }
+
+  static constexpr int64_t kPrefillRun = 16;
+
+  // Attention of rows [i0, i1) at positions p0, p0+1, ... of slot s (their K/V rows already cached): per head h of
+  // kv group g, S = Q_h K_g[0:p1]ᵀ (GEMM), causal softmax of scale·S per row, O_h = E V_g[0:p1] / rowsum(E).
+  void attend_run(int64_t L, int64_t i0, int64_t i1, int64_t s, int64_t p0) {
+    const int64_t H = c.num_attention_heads, Hkv = c.num_key_value_heads, D = c.head_dim, rep = H / Hkv;
+    const int64_t r = i1 - i0, p1 = p0 + r;
+    const float scale = float(1.0 / std::sqrt(double(D)));
+    run_S.resize(size_t(r * p1));
+    run_z.resize(size_t(r));
+    float* S = run_S.data();
+    for (int64_t h = 0; h < H; ++h) {
+      const int64_t g = h / rep;
+      const float* K = row(L, s, 0) + g * D;
+      const float* Vg = row(L, s, 0) + kvd + g * D;
+      gemm(false, true, r, p1, D, 1.f, &q[(i0 * H + h) * D], H * D, K, W, 0.f, S, p1);
+#pragma omp parallel for schedule(static) if (worth_parallel(r * p1 * 8))
+      for (int64_t t = 0; t < r; ++t) {
+        float* st = S + t * p1;
+        const int64_t len = p0 + t + 1;
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < len; ++j) st[j] *= scale, mx = std::max(mx, st[j]);
+        run_z[size_t(t)] = exp_sum_f32(st, st, len, mx);
+        std::fill(st + len, st + p1, 0.f);
+      }
+      float* o = &att[(i0 * H + h) * D];
+      gemm(false, false, r, D, p1, 1.f, S, p1, Vg, W, 0.f, o, H * D);
+      for (int64_t t = 0; t < r; ++t) {
+        const float inv = float(1.0 / run_z[size_t(t)]);
+        for (int64_t k = 0; k < D; ++k) o[t * H * D + k] *= inv;
+      }
+    }
   }
 
   void chunk(const int32_t* tok, const int32_t* slot, const int32_t* pos, int64_t n, const std::vector<int64_t>& rows,
@@ -106,19 +142,30 @@ struct DenseCore final : DecodeCore {
           for (int64_t t = 0; t < D; ++t) o[r * D + t] *= inv;
         }
       };
+      // A prefill run — kPrefillRun or more consecutive positions of one slot — as GEMMs per head over the run's
+      // rows; the other tokens one by one.
+      std::vector<int64_t> single;
+      for (int64_t i0 = 0; i0 < n;) {
+        int64_t i1 = i0 + 1;
+        while (i1 < n && slot[i1] == slot[i0] && pos[i1] == pos[i1 - 1] + 1) ++i1;
+        if (i1 - i0 >= kPrefillRun) attend_run(L, i0, i1, slot[i0], pos[i0]);
+        else for (int64_t i = i0; i < i1; ++i) single.push_back(i);
+        i0 = i1;
+      }
       // one token of one kv group: the kernels split its keys across threads; else (token, group) across threads
-      if (n * Hkv == 1) {
-        attend(0, 0, S1.data(), z1.data());
-      } else {
+      const int64_t ns = int64_t(single.size());
+      if (ns * Hkv == 1) {
+        attend(single[0], 0, S1.data(), z1.data());
+      } else if (ns > 0) {
         int64_t work = 0;
-        for (int64_t i = 0; i < n; ++i) work += (pos[i] + 1) * H * 2 * D;
+        for (int64_t i : single) work += (pos[i] + 1) * H * 2 * D;
 #pragma omp parallel if (worth_parallel(work))
         {
           std::vector<float> S(S1.size());
           std::vector<double> z(z1.size());
 #pragma omp for collapse(2) schedule(dynamic)
-          for (int64_t i = 0; i < n; ++i)
-            for (int64_t g = 0; g < Hkv; ++g) attend(i, g, S.data(), z.data());
+          for (int64_t k = 0; k < ns; ++k)
+            for (int64_t g = 0; g < Hkv; ++g) attend(single[size_t(k)], g, S.data(), z.data());
         }
       }
       // x += o_proj(att)   (the residual is accumulated by the GEMM's beta = 1)

@@ -5,7 +5,10 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 #include "core/error.h"
+#include "core/fs.h"
 #include "infer/engine.h"
 #include "model/dense.h"
 #include "ops/cross_entropy.h"
@@ -79,6 +82,21 @@ TEST_P(DenseEnginePaths, GreedyDecode16_EqualsRepeatedFullForwards) {
 
 INSTANTIATE_TEST_SUITE_P(Golden, DenseEnginePaths,
                          ::testing::Values("qwen2_gqa_tied", "qwen2_gqa_untied_packed", "llama_mqa_headdim12"));
+
+// A prompt longer than one engine chunk (256 tokens): the second chunk's prefill run starts at position 256 over
+// K/V cached by the first (dense_decode.cpp attend_run with p0 > 0).
+TEST(DenseEngine, LongPrefillAcrossChunksEqualsFullForward) {
+  auto lm = make_language_model(nlohmann::json::parse(read_file(source_dir() + "/configs/student-tiny.json")),
+                                "student-tiny.json");
+  lm->init(4);
+  const DenseModel& m = dynamic_cast<const DenseModel&>(*lm);
+  auto ids = ids_of(300, m.cfg.vocab_size, 8);
+  Engine e(m, 1, 320);
+  auto a = e.prefill_logits(ids);
+  auto b = dense_full_logits(m, ids);
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_LE(norm_err(a.data(), b.data(), a.size()), kDenseTol);
+}
 
 TEST(DenseEngine, Batched4Prompts_x3Samples_EqualsOneAtATime) {
   auto m = dense_golden("qwen2_gqa_untied_packed");
