@@ -8,6 +8,8 @@ CFG=${1:-tools/reference/configs/bench-30m.json}
 THREADS=${2:-2}
 ROUNDS=${3:-3}
 BENCH=${BENCH:-build/model_bench}
+# ours with the spin the nanoseek CLI sets (src/cli/main.cpp; model_bench is not the CLI); torch with its own default
+OURS=(env "GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-10000}" "$BENCH")
 OUT=$(mktemp)
 run() {  # label, command...
   local label=$1; shift
@@ -16,10 +18,10 @@ run() {  # label, command...
 }
 export OMP_NUM_THREADS=$THREADS
 for r in $(seq "$ROUNDS"); do
-  run "ours-train" "$BENCH" "$CFG" --mode train --batch 4 --seq 256 --steps 3 --warmup 1
+  run "ours-train" "${OURS[@]}" "$CFG" --mode train --batch 4 --seq 256 --steps 3 --warmup 1
   run "torch-train" python3 tools/reference/bench_torch.py "$CFG" --batch 4 --seq 256 --threads "$THREADS" --steps 3 --warmup 1
   for b in 1 8 32 64; do
-    run "ours-gen-$b" "$BENCH" "$CFG" --mode generate --batch "$b" --prompt 32 --new 64
+    run "ours-gen-$b" "${OURS[@]}" "$CFG" --mode generate --batch "$b" --prompt 32 --new 64
     run "torch-gen-$b" python3 tools/reference/bench_torch.py "$CFG" --generate --batch "$b" --prompt 32 --new 64 --threads "$THREADS"
   done
 done
