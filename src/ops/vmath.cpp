@@ -1,5 +1,10 @@
 #include "ops/vmath.h"
 
+// GCC 12's false positive inside its own AVX-512 headers (_mm512_undefined_* "may be used uninitialized", gcc bug
+// 105593), as in gemv.cpp.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <cassert>
