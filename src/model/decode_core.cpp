@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "core/error.h"
 #include "ops/linear.h"
 #include "ops/rmsnorm.h"
+#include "ops/vmath.h"
 
 namespace nanoseek {
 
@@ -25,6 +27,19 @@ void DecodeCore::check_inputs(const int32_t* tok, const int32_t* slot, const int
     check(tok[i] >= 0 && tok[i] < vocab, "token id {} is outside the vocabulary [0, {})", tok[i], vocab);
     check(pos[i] >= 0 && pos[i] < plan.max_len, "position {} exceeds the engine's max_len {}", pos[i], plan.max_len);
     check(slot[i] >= 0 && slot[i] < plan.slots, "cache slot {} outside [0, {})", slot[i], plan.slots);
+  }
+}
+
+double DecodeCore::exp_scores(float* s, int64_t len, float scale) {
+  float mx = -INFINITY;
+  for (int64_t j = 0; j < len; ++j) s[j] *= scale, mx = std::max(mx, s[j]);
+  return exp_sum_f32(s, s, len, mx);
+}
+
+void DecodeCore::divide_rows(float* y, int64_t rows, int64_t ld, int64_t width, const double* z) {
+  for (int64_t t = 0; t < rows; ++t) {
+    const float inv = float(1.0 / z[t]);
+    for (int64_t k = 0; k < width; ++k) y[t * ld + k] *= inv;
   }
 }
 

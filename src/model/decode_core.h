@@ -58,6 +58,28 @@ struct DecodeCore {
     }
   }
   void check_inputs(const int32_t* tok, const int32_t* slot, const int32_t* pos, int64_t n) const;
+
+  // Attention pieces both cores use. A chunk's tokens split into prefill runs — kPrefillRun or more consecutive
+  // positions of one slot, whose attention the core computes as GEMMs over the run — and single tokens (returned),
+  // attended one by one: run(i0, i1) for each run [i0, i1).
+  static constexpr int64_t kPrefillRun = 16;
+  template <class Run>
+  static std::vector<int64_t> split_prefill_runs(const int32_t* slot, const int32_t* pos, int64_t n, Run&& run) {
+    std::vector<int64_t> single;
+    for (int64_t i0 = 0; i0 < n;) {
+      int64_t i1 = i0 + 1;
+      while (i1 < n && slot[i1] == slot[i0] && pos[i1] == pos[i1 - 1] + 1) ++i1;
+      if (i1 - i0 >= kPrefillRun) run(i0, i1);
+      else for (int64_t i = i0; i < i1; ++i) single.push_back(i);
+      i0 = i1;
+    }
+    return single;
+  }
+  // s[0, len) ← exp(scale·s − max) in place; returns their sum (the softmax's normaliser, ops/vmath.h).
+  static double exp_scores(float* s, int64_t len, float scale);
+  // Row t of y (rows `ld` apart, `width` values) divided by z[t]: the softmax's normalisation applied to its output.
+  static void divide_rows(float* y, int64_t rows, int64_t ld, int64_t width, const double* z);
+
   // Setup checks shared by the cores (slots ≥ 1, max_len ≥ 2 and within the position table).
   static void check_shape(int64_t slots, int64_t max_len, int64_t max_pos);
 

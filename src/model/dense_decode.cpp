@@ -17,7 +17,6 @@
 #include "core/parallel.h"
 #include "model/dense.h"
 #include "ops/gemv.h"
-#include "ops/vmath.h"
 #include "ops/linear.h"
 #include "ops/rmsnorm.h"
 #include "ops/rope_half.h"
@@ -64,8 +63,6 @@ struct DenseCore final : DecodeCore {
       for (int64_t o = 0; o < O; ++o) y[i * stride + o] += bias[o];
   }
 
-  static constexpr int64_t kPrefillRun = 16;
-
   // Attention of rows [i0, i1) at positions p0, p0+1, ... of slot s (their K/V rows already cached): per head h of
   // kv group g, S = Q_h K_g[0:p1]ᵀ (GEMM), causal softmax of scale·S per row, O_h = E V_g[0:p1] / rowsum(E).
   void attend_run(int64_t L, int64_t i0, int64_t i1, int64_t s, int64_t p0) {
@@ -84,17 +81,12 @@ struct DenseCore final : DecodeCore {
       for (int64_t t = 0; t < r; ++t) {
         float* st = S + t * p1;
         const int64_t len = p0 + t + 1;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < len; ++j) st[j] *= scale, mx = std::max(mx, st[j]);
-        run_z[size_t(t)] = exp_sum_f32(st, st, len, mx);
+        run_z[size_t(t)] = exp_scores(st, len, scale);
         std::fill(st + len, st + p1, 0.f);
       }
       float* o = &att[(i0 * H + h) * D];
       gemm(false, false, r, D, p1, 1.f, S, p1, Vg, W, 0.f, o, H * D);
-      for (int64_t t = 0; t < r; ++t) {
-        const float inv = float(1.0 / run_z[size_t(t)]);
-        for (int64_t k = 0; k < D; ++k) o[t * H * D + k] *= inv;
-      }
+      divide_rows(o, r, H * D, D, run_z.data());
     }
   }
 
@@ -129,29 +121,15 @@ struct DenseCore final : DecodeCore {
         const float* K = row(L, slot[i], 0) + g * D;          // [len] rows W apart
         const float* Vg = row(L, slot[i], 0) + kvd + g * D;
         gemv_f32(S, len, &q[(i * H + g * rep) * D], D, K, W, rep, D, len, false);
-        for (int64_t r = 0; r < rep; ++r) {
-          float* s = &S[r * len];
-          float mx = -INFINITY;
-          for (int64_t j = 0; j < len; ++j) s[j] *= scale, mx = std::max(mx, s[j]);
-          z[r] = exp_sum_f32(s, s, len, mx);
-        }
+        for (int64_t r = 0; r < rep; ++r) z[r] = exp_scores(&S[r * len], len, scale);
         float* o = &att[(i * H + g * rep) * D];
         gemv_t_f32(o, D, S, len, Vg, W, rep, len, D, false);
-        for (int64_t r = 0; r < rep; ++r) {
-          const float inv = float(1.0 / z[r]);
-          for (int64_t t = 0; t < D; ++t) o[r * D + t] *= inv;
-        }
+        divide_rows(o, rep, D, D, z);
       };
       // A prefill run — kPrefillRun or more consecutive positions of one slot — as GEMMs per head over the run's
       // rows; the other tokens one by one.
-      std::vector<int64_t> single;
-      for (int64_t i0 = 0; i0 < n;) {
-        int64_t i1 = i0 + 1;
-        while (i1 < n && slot[i1] == slot[i0] && pos[i1] == pos[i1 - 1] + 1) ++i1;
-        if (i1 - i0 >= kPrefillRun) attend_run(L, i0, i1, slot[i0], pos[i0]);
-        else for (int64_t i = i0; i < i1; ++i) single.push_back(i);
-        i0 = i1;
-      }
+      const std::vector<int64_t> single =
+          split_prefill_runs(slot, pos, n, [&](int64_t i0, int64_t i1) { attend_run(L, i0, i1, slot[i0], pos[i0]); });
       // one token of one kv group: the kernels split its keys across threads; else (token, group) across threads
       const int64_t ns = int64_t(single.size());
       if (ns * Hkv == 1) {

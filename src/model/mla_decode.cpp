@@ -14,7 +14,6 @@
 #include "core/parallel.h"
 #include "model/model.h"
 #include "ops/gemv.h"
-#include "ops/vmath.h"
 #include "ops/linear.h"
 #include "ops/rmsnorm.h"
 #include "ops/rope.h"
@@ -66,8 +65,6 @@ struct MlaCore final : DecodeCore {
                    [this](auto... a) { chunk(a...); });
   }
 
-  static constexpr int64_t kPrefillRun = 16;
-
   // Attention of rows [i0, i1) at positions p0, p0+1, ... of slot s (their cache rows already written): per head h,
   //   S = q̃_h C[0:p1]ᵀ + q_pe_h K^R[0:p1]ᵀ (GEMMs), causal softmax of scale·S per row, ō_h = E C[0:p1] / rowsum(E).
   void attend_run(int64_t L, int64_t i0, int64_t i1, int64_t s, int64_t p0) {
@@ -85,17 +82,12 @@ struct MlaCore final : DecodeCore {
       for (int64_t t = 0; t < r; ++t) {
         float* st = S + t * p1;
         const int64_t len = p0 + t + 1;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < len; ++j) st[j] *= scale, mx = std::max(mx, st[j]);
-        run_z[size_t(t)] = exp_sum_f32(st, st, len, mx);
+        run_z[size_t(t)] = exp_scores(st, len, scale);
         std::fill(st + len, st + p1, 0.f);
       }
       float* ob = &obar[(i0 * H + h) * kvl];
       gemm(false, false, r, kvl, p1, 1.f, S, p1, C, W, 0.f, ob, H * kvl);
-      for (int64_t t = 0; t < r; ++t) {
-        const float inv = float(1.0 / run_z[size_t(t)]);
-        for (int64_t k = 0; k < kvl; ++k) ob[t * H * kvl + k] *= inv;
-      }
+      divide_rows(ob, r, H * kvl, kvl, run_z.data());
     }
   }
 
@@ -140,29 +132,15 @@ struct MlaCore final : DecodeCore {
         const float* C = row(L, slot[i], 0);   // [len, W] rows: latent | rope key
         gemv_f32(S, len, &qt[i * H * kvl], kvl, C, W, H, kvl, len, false);
         gemv_f32(S, len, &q[i * H * Dq + nope], Dq, C + kvl, W, H, R, len, true);
-        for (int64_t h = 0; h < H; ++h) {
-          float* s = &S[h * len];
-          float mx = -INFINITY;
-          for (int64_t j = 0; j < len; ++j) s[j] *= scale, mx = std::max(mx, s[j]);
-          z[h] = exp_sum_f32(s, s, len, mx);
-        }
+        for (int64_t h = 0; h < H; ++h) z[h] = exp_scores(&S[h * len], len, scale);
         float* ob = &obar[i * H * kvl];
         gemv_t_f32(ob, kvl, S, len, C, W, H, len, kvl, false);
-        for (int64_t h = 0; h < H; ++h) {
-          const float inv = float(1.0 / z[h]);
-          for (int64_t k = 0; k < kvl; ++k) ob[h * kvl + k] *= inv;
-        }
+        divide_rows(ob, H, kvl, kvl, z);
       };
       // A prefill run — kPrefillRun or more consecutive positions of one slot — as GEMMs per head over the run's
       // rows (the same absorbed math, at GEMM speed); the other tokens one by one.
-      std::vector<int64_t> single;
-      for (int64_t i0 = 0; i0 < n;) {
-        int64_t i1 = i0 + 1;
-        while (i1 < n && slot[i1] == slot[i0] && pos[i1] == pos[i1 - 1] + 1) ++i1;
-        if (i1 - i0 >= kPrefillRun) attend_run(L, i0, i1, slot[i0], pos[i0]);
-        else for (int64_t i = i0; i < i1; ++i) single.push_back(i);
-        i0 = i1;
-      }
+      const std::vector<int64_t> single =
+          split_prefill_runs(slot, pos, n, [&](int64_t i0, int64_t i1) { attend_run(L, i0, i1, slot[i0], pos[i0]); });
       // one token: the kernels split its keys across threads; several: tokens across threads, kernels serial
       const int64_t ns = int64_t(single.size());
       if (ns == 1) {
