@@ -5,6 +5,7 @@ set -euo pipefail
 PKGS=(
   g++ cmake make pkg-config            # toolchain
   libopenblas-openmp-dev               # GEMM (OpenMP build: one thread pool with our loops)
+  libdnnl-dev                          # oneDNN: BF16 matmuls on AMX / AVX512-BF16 (train.precision = bf16)
   libomp-dev                           # OpenMP runtime headers for clang builds (g++ uses libgomp)
   nlohmann-json3-dev                   # config.json, tokenizer.json, JSONL
   libfmt-dev libcli11-dev              # formatting, command line

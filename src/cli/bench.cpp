@@ -1,5 +1,5 @@
 // nanoseek bench (--config FILE | --model DIR) [--batch B --seq T] [--prompt P --new N] [--decode-batch 1,8]
-//                [--only train|prefill|decode|machine] [--json] — train / prefill / decode tokens/s on this machine
+//                [--only train|prefill|decode|machine] [--weights f32|bf16] [--precision fp32|bf16] [--json] — train / prefill / decode tokens/s on this machine
 // next to its measured limits (GEMM peak, triad bandwidth): MFU and roofline fractions (train/bench.h says how).
 // A config gets random weights (init seed 0); a model directory is loaded as it is.
 #include <fmt/format.h>
@@ -12,13 +12,14 @@
 #include "core/json_io.h"
 #include "model/memory_preflight.h"
 #include "model/model.h"
+#include "ops/gemm_bf16.h"
 #include "train/bench.h"
 
 namespace nanoseek {
 namespace {
 
 struct BenchCli {
-  std::string config, model, only, decode_batches = "1,8", weights = "f32";
+  std::string config, model, only, decode_batches = "1,8", weights = "f32", precision = "fp32";
   bool json = false;
   BenchOptions o;
 };
@@ -31,6 +32,9 @@ int run_bench(BenchCli& c) {
     c.o.train = c.only == "train", c.o.prefill = c.only == "prefill", c.o.decode = c.only == "decode";
   }
   c.o.weights = parse_decode_weights(c.weights);
+  c.o.precision = parse_precision(c.precision);
+  if (c.o.precision == Precision::Bf16)
+    check(bf16_compute_available(), "bench --precision bf16: {}", bf16_compute_unavailable());
   c.o.decode_batches.clear();
   for (const std::string& b : cli::split_csv(c.decode_batches)) {
     int64_t v = 0;
@@ -82,6 +86,8 @@ const bool registered = cli::add_command({"bench", "Train / prefill / decode tok
       app.add_option("--decode-batch", c->decode_batches, "Comma-separated decode batches")->capture_default_str();
       app.add_option("--only", c->only, "train | prefill | decode | machine (default: all)");
       cli::add_weights_option(app, c->weights);
+      app.add_option("--precision", c->precision, "Train / prefill GEMMs: fp32 | bf16 (AMX / AVX512-BF16)")
+          ->capture_default_str();
       app.add_flag("--json", c->json, "One JSON object instead of the table");
       return [c] { return run_bench(*c); };
     }});

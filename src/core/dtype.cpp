@@ -87,15 +87,6 @@ bool dtype_is_float(DType d) {
 }
 bool dtype_is_int(DType d) { return !dtype_is_float(d) && size_t(d) < std::size(kInfo); }
 
-uint16_t f32_to_bf16(float f) {
-  uint32_t u = f32_bits(f);
-  if ((u & 0x7fffffff) > 0x7f800000) return uint16_t((u >> 16) | 0x40);   // NaN: keep sign, force quiet
-  // Same rounding as round_magnitude<7,127>, done on the whole word: a carry out of the mantissa bumps the
-  // exponent, and the largest finite values round to inf as IEEE says.
-  u += 0x7fff + ((u >> 16) & 1);
-  return uint16_t(u >> 16);
-}
-
 float f16_to_f32(uint16_t h) {
   uint32_t sign = uint32_t(h & 0x8000) << 16, e = (h >> 10) & 31, m = h & 0x3ff;
   if (e == 31) return f32_from_bits(sign | 0x7f800000 | m << 13);       // inf / NaN (payload kept)

@@ -29,7 +29,14 @@ inline uint32_t f32_bits(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u
 inline float f32_from_bits(uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }
 
 inline float bf16_to_f32(uint16_t h) { return f32_from_bits(uint32_t(h) << 16); }
-uint16_t f32_to_bf16(float);
+// Round to nearest even; NaN stays NaN (sign kept, forced quiet). Inline and branch-free so conversion loops
+// vectorize. The rounding is round_magnitude<7,127>'s, done on the whole word: a carry out of the mantissa bumps the
+// exponent, and the largest finite values round to inf as IEEE says.
+inline uint16_t f32_to_bf16(float f) {
+  const uint32_t u = f32_bits(f);
+  const uint32_t rounded = (u + 0x7fff + ((u >> 16) & 1)) >> 16, quiet_nan = (u >> 16) | 0x40;
+  return uint16_t((u & 0x7fffffff) > 0x7f800000 ? quiet_nan : rounded);
+}
 float f16_to_f32(uint16_t);
 uint16_t f32_to_f16(float);
 float fp8_e4m3_to_f32(uint8_t);

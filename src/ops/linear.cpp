@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "ops/gemm_bf16.h"
 #include "ops/gemv.h"
 
 namespace nanoseek {
@@ -38,6 +39,12 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha
   if (K == 0) {  // BLAS leaves C untouched for K == 0 only when beta == 1; make the semantics explicit.
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
+    return;
+  }
+  // train.precision = bf16 (ops/gemm_bf16.h): more than kGemvMaxRows rows on the BF16 units, reading the weights'
+  // bf16 copy when a Bf16WeightScope holds one.
+  if (bf16_compute_active() && M > kGemvMaxRows) {
+    gemm_bf16_compute(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bf16_copy_of(B));
     return;
   }
   // A few rows (decoding, small expert batches): stream B once with our kernels instead of packing it (ops/gemv.h).

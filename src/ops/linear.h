@@ -19,7 +19,8 @@ void linear_backward_input(float* dx, const float* dy, const float* W, int64_t N
 // dW[O,I] += dy[N,O]^T · x[N,I]
 void linear_backward_weight(float* dW, const float* dy, const float* x, int64_t N, int64_t I, int64_t O);
 
-// Plain row-major GEMM used by ops that need strides: C[M,N] = alpha·op(A)·op(B) + beta·C.
+// Plain row-major GEMM used by ops that need strides: C[M,N] = alpha·op(A)·op(B) + beta·C. OpenBLAS; ≤ kGemvMaxRows
+// forward-shaped rows on ops/gemv.h; inside a Bf16ComputeScope (ops/gemm_bf16.h) more rows on the BF16 units.
 void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
@@ -28,7 +29,8 @@ void gemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha
 // instead (ops/gemv.h gemv_bf16 / gemv_t_bf16, fp32 accumulation), halving the bytes a decode step reads. Other
 // calls use fp32 B. The scope is process-wide (the kernels' worker threads see it) and the innermost one applies;
 // the engine opens it around its own forward only, so a trainer sharing the weights never sees it. Two engines
-// generating concurrently from different threads would need one scope per thread (no command does that).
+// generating concurrently from different threads would need one scope per thread (no command does that). Inside a
+// Bf16ComputeScope too (bf16 training), calls with more rows read the bf16 copy as their rounded B.
 class Bf16WeightScope {
  public:
   Bf16WeightScope(const float* fp32, const uint16_t* bf16, size_t n);

@@ -98,7 +98,10 @@ Field enum_field(const char* key, std::function<void*(Recipe&)> ref, std::vector
       F(section ".beta1", F64, spec.beta1, "AdamW beta1", "V3: 0.9").at_least(0).below(1),                        \
       F(section ".beta2", F64, spec.beta2, "AdamW beta2", "V3: 0.95").at_least(0).below(1),                       \
       F(section ".eps", F64, spec.eps, "AdamW epsilon").above(0),                                                 \
-      F(section ".clip", F64, spec.clip, "global gradient-norm clip (0 = off)", "V3: 1.0").at_least(0)
+      F(section ".clip", F64, spec.clip, "global gradient-norm clip (0 = off)", "V3: 1.0").at_least(0),           \
+      enum_field<Precision>(section ".precision", REF(spec.precision), {"fp32", "bf16"}, parse_precision,          \
+                            precision_name, "matmul compute: fp32, or bf16 on AMX / AVX512-BF16 (fp32 masters)",  \
+                            "V3: fp8, bf16 baseline")
 const std::vector<Field>& fields() {
   static const std::vector<Field> f = {
       F("data.tasks", StrList, data.tasks, "tasks to render (add, add-zh, mul, countdown)"),

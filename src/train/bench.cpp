@@ -82,7 +82,9 @@ nlohmann::json MachineFigures::to_json() const {
           {"gemm_gflops", gemm_gflops},
           {"triad_gbps", triad_gbps},
           {"gemv_f32_gbps", gemv_f32_gbps},
-          {"gemv_bf16_gbps", gemv_bf16_gbps}};
+          {"gemv_bf16_gbps", gemv_bf16_gbps},
+          {"gemm_bf16_gflops", gemm_bf16_gflops},
+          {"bf16_isa", bf16_isa}};
 }
 
 MachineFigures measure_machine() {
@@ -92,6 +94,11 @@ MachineFigures measure_machine() {
   h.triad_gbps = measure_triad_gbps();
   h.gemv_f32_gbps = measure_gemv_gbps(false);
   h.gemv_bf16_gbps = measure_gemv_gbps(true);
+  h.bf16_isa = bf16_compute_isa();
+  if (bf16_compute_available()) {
+    const Bf16ComputeScope bf16;
+    h.gemm_bf16_gflops = measure_gemm_gflops();
+  }
   return h;
 }
 
@@ -105,6 +112,9 @@ std::vector<BenchRow> bench_model(LanguageModel& m, const BenchOptions& o, const
   auto say = [&](const std::string& what) {
     if (progress) std::fprintf(stderr, "bench: %s...\n", what.c_str());
   };
+  const bool bf16 = o.precision == Precision::Bf16;
+  const Bf16ComputeScope compute(bf16, "bench --precision bf16");
+  const double peak = bf16 ? hw.gemm_bf16_gflops : hw.gemm_gflops;
   Rng r(0);
   std::vector<BenchRow> rows;
   const int64_t V = m.vocab_size();
@@ -127,9 +137,9 @@ std::vector<BenchRow> bench_model(LanguageModel& m, const BenchOptions& o, const
       m.backward(batch, *acts, lc);
       if (s >= o.warmup) t.push_back(secs(t0, Clock::now()));
     }
-    BenchRow row{"train", B, T, double(B * T) / median(t), "MFU"};
+    BenchRow row{"train", B, T, double(B * T) / median(t), precision_name(o.precision), "MFU"};
     row.achieved = row.tokens_per_s * 3.0 * forward_flops_per_token(m, T, true) / 1e9;
-    row.fraction = row.achieved / hw.gemm_gflops;
+    row.fraction = row.achieved / peak;
     rows.push_back(row);
   }
   std::vector<int64_t> batches = o.decode ? o.decode_batches : std::vector<int64_t>{};
@@ -155,18 +165,18 @@ std::vector<BenchRow> bench_model(LanguageModel& m, const BenchOptions& o, const
     int64_t generated = 0;
     for (const Completion& c : out) generated += int64_t(c.tokens.size());
     if (o.prefill && bi == 0) {
-      BenchRow row{"prefill", B, P, double(B * P) / secs(t0, t_first), "MFU"};
+      BenchRow row{"prefill", B, P, double(B * P) / secs(t0, t_first), precision_name(o.precision), "MFU"};
       // the head runs for the last prompt token only
       const double head = 2.0 * double(V) * double(m.hidden_size());
       row.achieved = (double(B * P) * (forward_flops_per_token(m, P, false) - head) + double(B) * head) /
                      secs(t0, t_first) / 1e9;
-      row.fraction = row.achieved / hw.gemm_gflops;
+      row.fraction = row.achieved / peak;
       rows.push_back(row);
     }
     if (o.decode) {
       check(generated == B * N, "bench: decoding stopped early ({} of {} tokens)", generated, B * N);
       const double decode_s = secs(t_first, t2), step_s = decode_s / double(N - 1);
-      BenchRow row{"decode", B, N, double(B * (N - 1)) / decode_s, "roofline"};
+      BenchRow row{"decode", B, N, double(B * (N - 1)) / decode_s, "fp32", "roofline"};
       row.achieved = decode_bytes_per_step(m, e.plan(), B, double(P) + double(N) / 2.0, o.weights) / step_s / 1e9;
       row.fraction = row.achieved / hw.triad_gbps;
       rows.push_back(row);
@@ -177,14 +187,16 @@ std::vector<BenchRow> bench_model(LanguageModel& m, const BenchOptions& o, const
 
 std::string bench_table(const std::vector<BenchRow>& rows, const MachineFigures& hw, const std::string& what) {
   std::string s = fmt::format(
-      "{}\n{} | {} | {} threads | GEMM peak {:.1f} GFLOP/s | triad {:.1f} GB/s | decode kernels {:.1f} GB/s fp32, "
-      "{:.1f} GB/s bf16\n\n",
-      what, hw.cpu.model, hw.cpu.isa, hw.cpu.threads, hw.gemm_gflops, hw.triad_gbps, hw.gemv_f32_gbps,
-      hw.gemv_bf16_gbps);
-  s += "| test | batch | tokens | tokens/s | achieved | of the limit |\n|---|---|---|---|---|---|\n";
+      "{}\n{} | {} | {} threads | GEMM peak {:.1f} GFLOP/s fp32, {} bf16 | triad {:.1f} GB/s | decode kernels "
+      "{:.1f} GB/s fp32, {:.1f} GB/s bf16\n\n",
+      what, hw.cpu.model, hw.cpu.isa, hw.cpu.threads, hw.gemm_gflops,
+      hw.gemm_bf16_gflops > 0 ? fmt::format("{:.1f} GFLOP/s ({})", hw.gemm_bf16_gflops, hw.bf16_isa) : "none",
+      hw.triad_gbps, hw.gemv_f32_gbps, hw.gemv_bf16_gbps);
+  s += "| test | compute | batch | tokens | tokens/s | achieved | of the limit |\n|---|---|---|---|---|---|---|\n";
   for (const BenchRow& r : rows)
-    s += fmt::format("| {} | {} | {} | {:.1f} | {:.1f} {} | {:.1f}% {} |\n", r.test, r.batch, r.tokens, r.tokens_per_s,
-                     r.achieved, r.limit == "MFU" ? "GFLOP/s" : "GB/s", 100.0 * r.fraction, r.limit);
+    s += fmt::format("| {} | {} | {} | {} | {:.1f} | {:.1f} {} | {:.1f}% {} |\n", r.test, r.precision, r.batch,
+                     r.tokens, r.tokens_per_s, r.achieved, r.limit == "MFU" ? "GFLOP/s" : "GB/s", 100.0 * r.fraction,
+                     r.limit);
   return s;
 }
 
@@ -195,6 +207,7 @@ nlohmann::json bench_json(const std::vector<BenchRow>& rows, const MachineFigure
                             {"batch", r.batch},
                             {"tokens", r.tokens},
                             {"tokens_per_s", r.tokens_per_s},
+                            {"precision", r.precision},
                             {"limit", r.limit},
                             {r.limit == "MFU" ? "gflops" : "gbps", r.achieved},
                             {"fraction", r.fraction}});

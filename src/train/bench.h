@@ -15,6 +15,7 @@
 
 #include "infer/engine.h"
 #include "model/language_model.h"
+#include "ops/gemm_bf16.h"
 #include "ops/hw_probe.h"
 
 namespace nanoseek {
@@ -26,11 +27,14 @@ struct BenchOptions {
   std::vector<int64_t> decode_batches = {1, 8};
   bool train = true, prefill = true, decode = true;
   DecodeWeights weights = DecodeWeights::F32;   // prefill / decode: what the engine's matmuls read
+  Precision precision = Precision::Fp32;        // train / prefill: what the GEMMs compute in (ops/gemm_bf16.h)
 };
 
 struct MachineFigures {
   CpuInfo cpu;
   double gemm_gflops = 0, triad_gbps = 0, gemv_f32_gbps = 0, gemv_bf16_gbps = 0;
+  double gemm_bf16_gflops = 0;   // the same GEMM with bf16 compute, its operand rounding included (0: unavailable)
+  std::string bf16_isa;          // ops/gemm_bf16.h bf16_compute_isa()
   nlohmann::json to_json() const;
 };
 MachineFigures measure_machine();
@@ -39,6 +43,7 @@ struct BenchRow {
   std::string test;          // "train", "prefill", "decode"
   int64_t batch = 0, tokens = 0;   // sequences; tokens per sequence (T, P or N)
   double tokens_per_s = 0;
+  std::string precision = "fp32";   // train / prefill: the GEMMs' compute precision; MFU is of that GEMM's peak
   std::string limit;         // "MFU" (of the GEMM peak) or "roofline" (of the triad bandwidth)
   double achieved = 0;       // GFLOP/s or GB/s
   double fraction = 0;       // achieved / the machine's limit

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <algorithm>
 
+#include "core/dtype.h"
 #include "core/error.h"
 #include "core/json_io.h"
 #include "core/fs.h"
@@ -21,6 +22,7 @@
 #include "core/stop.h"
 #include "model/memory_preflight.h"
 #include "model/model.h"
+#include "ops/linear.h"
 
 namespace nanoseek {
 namespace fs = std::filesystem;
@@ -102,6 +104,7 @@ void set_optimizer(TrainConfig& c, const OptimSpec& o) {
   c.lr = LrSchedule{o.schedule, o.lr, o.min_lr, o.warmup, c.steps, o.decay_frac};
   c.adamw = AdamWConfig{o.beta1, o.beta2, o.eps, o.weight_decay};
   c.clip = o.clip;
+  c.precision = o.precision;
 }
 
 namespace {
@@ -131,6 +134,10 @@ void remove_stale_temps(const std::string& out) {
 Trainer::Trainer(LanguageModel& m, TrainConfig c, TrainStage& stage)
     : m_((m.enable_grad(), m)), c_(std::move(c)), stage_(stage), opt_(m_, c_.adamw) {
   check_train_config(c_);
+  if (c_.precision == Precision::Bf16) {
+    check(bf16_compute_available(), "precision = bf16: {}", bf16_compute_unavailable());
+    bf16_params_.resize(m_.param_buffer().size());
+  }
   make_dirs(c_.out_dir);
   remove_stale_temps(c_.out_dir);
 }
@@ -255,7 +262,17 @@ bool Trainer::run(int64_t until) {
     std::map<std::string, double> sums;
     std::vector<std::vector<int64_t>> load(L);
     int64_t tokens = 0;
+    const bool bf16 = c_.precision == Precision::Bf16;
+    if (bf16) {   // the weights as this step's matmuls read them (ops/gemm_bf16.h)
+      const float* p = m_.param_buffer().data();
+      const int64_t n = int64_t(bf16_params_.size());
+#pragma omp parallel for schedule(static)
+      for (int64_t i = 0; i < n; ++i) bf16_params_[size_t(i)] = f32_to_bf16(p[i]);
+    }
     for (int k = 0; k < c_.grad_accum; ++k) {
+      const Bf16ComputeScope compute(bf16);
+      const Bf16WeightScope weights(bf16 ? m_.param_buffer().data() : nullptr, bf16_params_.data(),
+                                    bf16_params_.size());
       MicroResult r = stage_.micro_step(m_, step_, k);
       tokens += r.tokens;
       for (auto& [name, v] : r.metrics) sums[name] += v;

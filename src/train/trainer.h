@@ -19,12 +19,13 @@
 
 #include "core/stop.h"
 #include "model/language_model.h"
+#include "ops/gemm_bf16.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
 
 namespace nanoseek {
 
-// One optimizer spec for every stage (AdamW, LR schedule, clip): the same keys in each section of a recipe — train.*,
+// One optimizer spec for every stage (AdamW, LR schedule, clip, the matmuls' precision): the same keys in each section of a recipe — train.*,
 // grpo.*, sft.*, distill.* — with each stage's own defaults (the paper's values beside them in pipeline/recipe.cpp).
 struct OptimSpec {
   double lr = 1e-3, min_lr = 1e-4;
@@ -33,6 +34,7 @@ struct OptimSpec {
   double decay_frac = 0.2;          // wsd: share of steps in the final decay
   double weight_decay = 0.1, beta1 = 0.9, beta2 = 0.95, eps = 1e-8;
   double clip = 1.0;                // global gradient-norm clip (0 = off)
+  Precision precision = Precision::Fp32;   // the training matmuls: fp32, or bf16 compute (ops/gemm_bf16.h)
   // Error naming `where` (e.g. "recipe.toml [train]") when a value is out of range (warmup >= 0; stages that need
   // warmup < steps check that themselves).
   void check(const std::string& where) const;
@@ -43,6 +45,10 @@ struct TrainConfig {
   LrSchedule lr;
   AdamWConfig adamw;
   double clip = 1.0;          // global-norm clip (0 = off)
+  // bf16: each micro-step's matmuls on the BF16 units (ops/gemm_bf16.h), reading a bf16 copy of the weights rounded
+  // after every optimizer step; fp32 master weights, gradients and AdamW; evaluations stay fp32. Needs
+  // bf16_compute_available() (the Trainer's constructor says why not).
+  Precision precision = Precision::Fp32;
   double gamma = 0.001;       // aux-loss-free bias update speed γ (0 = off; spec §2.4)
   double gamma_until = 1.0;   // γ applies for the first gamma_until·steps steps (V3 freezes the bias at the end)
   int64_t log_every = 10;     // progress line period
@@ -118,6 +124,7 @@ class Trainer {
   int64_t step_ = 0, tokens_seen_ = 0;
   double elapsed_ = 0, step_time_ema_ = 0;
   bool redo_final_eval_ = false;   // resume() found the last step's checkpoint
+  std::vector<uint16_t> bf16_params_;   // precision = bf16: the weights rounded after each optimizer step
   nlohmann::json last_log_;   // the latest step's metrics line (kept in checkpoints for a redone final evaluation)
 };
 

@@ -20,6 +20,7 @@
 #include "core/fs.h"
 #include "core/npy.h"
 #include "model/language_model.h"
+#include "ops/gemm_bf16.h"
 #include "test_util.h"
 
 namespace nanoseek {
@@ -160,8 +161,24 @@ TEST_P(Commands, BenchMeasuresTrainPrefillDecodeAndTheMachine) {
   }
   auto [rc2, log2] = nanoseek("bench --config " + cfg_ + " --only decode --decode-batch 2 --prompt 8 --new 4");
   ASSERT_EQ(rc2, 0) << log2;
-  EXPECT_NE(log2.find("| decode | 2 | 4 |"), std::string::npos) << log2;
+  EXPECT_NE(log2.find("| decode | fp32 | 2 | 4 |"), std::string::npos) << log2;
   EXPECT_NE(log2.find("GEMM peak"), std::string::npos) << log2;
+  // bf16 compute: train measured against the bf16 GEMM's own peak where the machine has one, else a clear error
+  auto [rc4, log4] = nanoseek("bench --config " + cfg_ + " --json --only train --batch 2 --seq 16 --steps 1 "
+                              "--precision bf16");
+  if (bf16_compute_available()) {
+    ASSERT_EQ(rc4, 0) << log4;
+    const json b = json::parse(log4.substr(log4.find('{')));
+    EXPECT_GT(b["machine"]["gemm_bf16_gflops"].get<double>(), 0) << log4;
+    EXPECT_EQ(b["results"][0]["precision"], "bf16") << log4;
+    EXPECT_GT(b["results"][0]["fraction"].get<double>(), 0) << log4;
+  } else {
+    EXPECT_EQ(rc4, 1) << log4;
+    EXPECT_NE(log4.find("bench --precision bf16: "), std::string::npos) << log4;
+  }
+  auto [rc5, log5] = nanoseek("bench --config " + cfg_ + " --only train --precision fp16");
+  EXPECT_EQ(rc5, 1) << log5;
+  EXPECT_NE(log5.find("precision 'fp16': must be fp32 or bf16"), std::string::npos) << log5;
   auto [rc3, log3] = nanoseek("bench --config " + cfg_ + " --decode-batch 1,x");
   EXPECT_EQ(rc3, 1) << log3;
   EXPECT_NE(log3.find("'x' is not an integer"), std::string::npos) << log3;
