@@ -164,9 +164,11 @@ PretrainResult train_model(const PretrainSpec& r, LanguageModel& m, const Corpus
                r.batch_size, r.seq_len, r.grad_accum, per_step, r.steps, double(per_step * r.steps) / 1e6,
                double(per_step * r.steps) / double(c.train->tokens.size()), c.train->tokens.size());
     const double pb = double(m.param_buffer().size() * sizeof(float)), ab = double(stage.ws->bytes);
+    const double cb = tc.precision == Precision::Bf16 ? pb / 2 : 0;   // the trainer's bf16 weight copy
     fmt::print("memory: params {:.1f} MiB, grads {:.1f} MiB, Adam moments {:.1f} MiB, activations {:.1f} MiB "
-               "(B x T = {} x {}), total {:.1f} MiB; {} threads\n",
-               mib(pb), mib(pb), mib(2 * pb), mib(ab), r.batch_size, r.seq_len, mib(4 * pb + ab),
+               "(B x T = {} x {}){}, total {:.1f} MiB; {} threads\n",
+               mib(pb), mib(pb), mib(2 * pb), mib(ab), r.batch_size, r.seq_len,
+               cb > 0 ? fmt::format(", bf16 weight copy {:.1f} MiB", mib(cb)) : "", mib(4 * pb + ab + cb),
                omp_get_max_threads());
     if (m.routed_layers() > 0)
       fmt::print("balancing: gamma {} (aux-loss-free bias), alpha {} (sequence-wise loss); MTP lambda {}\n",

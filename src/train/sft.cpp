@@ -186,10 +186,12 @@ SftResult run_sft(const SftOptions& o) {
                o.batch_size, o.seq_len, o.grad_accum, per_step_rows, per_step_rows * o.seq_len, steps,
                double(steps * per_step_rows) / double(t.rows()));
     const double pb = double(m.param_buffer().size() * sizeof(float));
+    const double cb = tc.precision == Precision::Bf16 ? pb / 2 : 0;   // the trainer's bf16 weight copy
     fmt::print("memory: params {:.1f} MiB, grads {:.1f} MiB, Adam moments {:.1f} MiB, activations {:.1f} MiB "
-               "(B x T = {} x {}), total {:.1f} MiB; {} threads\n",
+               "(B x T = {} x {}){}, total {:.1f} MiB; {} threads\n",
                mib(pb), mib(pb), mib(2 * pb), mib(double(stage.ws->bytes)), o.batch_size, o.seq_len,
-               mib(4 * pb + double(stage.ws->bytes)), omp_get_max_threads());
+               cb > 0 ? fmt::format(", bf16 weight copy {:.1f} MiB", mib(cb)) : "",
+               mib(4 * pb + double(stage.ws->bytes) + cb), omp_get_max_threads());
   }
 
   Trainer trainer(m, tc, stage);
