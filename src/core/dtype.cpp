@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/parallel.h"
 
 namespace nanoseek {
 
@@ -86,6 +87,11 @@ bool dtype_is_float(DType d) {
   return d == DType::F32 || d == DType::F16 || d == DType::BF16 || d == DType::F8_E4M3 || d == DType::F64;
 }
 bool dtype_is_int(DType d) { return !dtype_is_float(d) && size_t(d) < std::size(kInfo); }
+
+void f32_to_bf16_n(uint16_t* dst, const float* src, size_t n) {
+#pragma omp parallel for schedule(static) if (worth_parallel(int64_t(n)))
+  for (size_t i = 0; i < n; ++i) dst[i] = f32_to_bf16(src[i]);
+}
 
 float f16_to_f32(uint16_t h) {
   uint32_t sign = uint32_t(h & 0x8000) << 16, e = (h >> 10) & 31, m = h & 0x3ff;

@@ -37,6 +37,8 @@ inline uint16_t f32_to_bf16(float f) {
   const uint32_t rounded = (u + 0x7fff + ((u >> 16) & 1)) >> 16, quiet_nan = (u >> 16) | 0x40;
   return uint16_t((u & 0x7fffffff) > 0x7f800000 ? quiet_nan : rounded);
 }
+// dst[i] = f32_to_bf16(src[i]) for i < n, across the OpenMP threads when n is large enough.
+void f32_to_bf16_n(uint16_t* dst, const float* src, size_t n);
 float f16_to_f32(uint16_t);
 uint16_t f32_to_f16(float);
 float fp8_e4m3_to_f32(uint8_t);

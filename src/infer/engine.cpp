@@ -34,8 +34,7 @@ std::unique_ptr<Bf16WeightScope> Engine::use_weights() {
   if (weights_ != DecodeWeights::BF16) return nullptr;
   const std::span<const float> p = model_->param_buffer();
   bf16_.resize(p.size());
-#pragma omp parallel for schedule(static) if (worth_parallel(int64_t(p.size())))
-  for (size_t i = 0; i < p.size(); ++i) bf16_[i] = f32_to_bf16(p[i]);
+  f32_to_bf16_n(bf16_.data(), p.data(), p.size());
   return std::make_unique<Bf16WeightScope>(p.data(), bf16_.data(), p.size());
 }
 const CachePlan& Engine::plan() const { return core_->plan; }

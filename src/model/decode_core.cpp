@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "ops/linear.h"
 #include "ops/rmsnorm.h"
 #include "ops/vmath.h"
@@ -34,6 +36,17 @@ double DecodeCore::exp_scores(float* s, int64_t len, float scale) {
   float mx = -INFINITY;
   for (int64_t j = 0; j < len; ++j) s[j] *= scale, mx = std::max(mx, s[j]);
   return exp_sum_f32(s, s, len, mx);
+}
+
+void DecodeCore::causal_exp_rows(float* S, int64_t rows, int64_t p0, float scale, double* z) {
+  const int64_t p1 = p0 + rows;
+#pragma omp parallel for schedule(static) if (worth_parallel(rows * p1 * 8))
+  for (int64_t t = 0; t < rows; ++t) {
+    float* st = S + t * p1;
+    const int64_t len = p0 + t + 1;
+    z[t] = exp_scores(st, len, scale);
+    std::fill(st + len, st + p1, 0.f);
+  }
 }
 
 void DecodeCore::divide_rows(float* y, int64_t rows, int64_t ld, int64_t width, const double* z) {

@@ -77,6 +77,10 @@ struct DecodeCore {
   }
   // s[0, len) ← exp(scale·s − max) in place; returns their sum (the softmax's normaliser, ops/vmath.h).
   static double exp_scores(float* s, int64_t len, float scale);
+  // A run of `rows` new positions after p0 cached ones, scores S [rows, p0 + rows]: row t keeps its causal prefix
+  // of p0 + t + 1 scores, exponentiated by exp_scores (sum into z[t]), and the rest is zeroed, so S·V is the
+  // unnormalised attention of every row at once.
+  static void causal_exp_rows(float* S, int64_t rows, int64_t p0, float scale, double* z);
   // Row t of y (rows `ld` apart, `width` values) divided by z[t]: the softmax's normalisation applied to its output.
   static void divide_rows(float* y, int64_t rows, int64_t ld, int64_t width, const double* z);
 

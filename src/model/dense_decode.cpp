@@ -77,13 +77,7 @@ struct DenseCore final : DecodeCore {
       const float* K = row(L, s, 0) + g * D;
       const float* Vg = row(L, s, 0) + kvd + g * D;
       gemm(false, true, r, p1, D, 1.f, &q[(i0 * H + h) * D], H * D, K, W, 0.f, S, p1);
-#pragma omp parallel for schedule(static) if (worth_parallel(r * p1 * 8))
-      for (int64_t t = 0; t < r; ++t) {
-        float* st = S + t * p1;
-        const int64_t len = p0 + t + 1;
-        run_z[size_t(t)] = exp_scores(st, len, scale);
-        std::fill(st + len, st + p1, 0.f);
-      }
+      causal_exp_rows(S, r, p0, scale, run_z.data());
       float* o = &att[(i0 * H + h) * D];
       gemm(false, false, r, D, p1, 1.f, S, p1, Vg, W, 0.f, o, H * D);
       divide_rows(o, r, H * D, D, run_z.data());

@@ -78,13 +78,7 @@ struct MlaCore final : DecodeCore {
     for (int64_t h = 0; h < H; ++h) {
       gemm(false, true, r, p1, kvl, 1.f, &qt[(i0 * H + h) * kvl], H * kvl, C, W, 0.f, S, p1);
       gemm(false, true, r, p1, R, 1.f, &q[i0 * H * Dq + h * Dq + nope], H * Dq, C + kvl, W, 1.f, S, p1);
-#pragma omp parallel for schedule(static) if (worth_parallel(r * p1 * 8))
-      for (int64_t t = 0; t < r; ++t) {
-        float* st = S + t * p1;
-        const int64_t len = p0 + t + 1;
-        run_z[size_t(t)] = exp_scores(st, len, scale);
-        std::fill(st + len, st + p1, 0.f);
-      }
+      causal_exp_rows(S, r, p0, scale, run_z.data());
       float* ob = &obar[(i0 * H + h) * kvl];
       gemm(false, false, r, kvl, p1, 1.f, S, p1, C, W, 0.f, ob, H * kvl);
       divide_rows(ob, r, H * kvl, kvl, run_z.data());

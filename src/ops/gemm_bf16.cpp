@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -12,6 +11,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "ops/hw_probe.h"
 
 #ifdef NANOSEEK_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.hpp>
@@ -22,22 +22,9 @@ namespace {
 
 bool g_active = false;
 
-struct CpuBf16 {
-  bool avx512_bf16 = false, amx_bf16 = false;
-};
-CpuBf16 cpu_bf16() {
-  static const CpuBf16 c = [] {
-    CpuBf16 r;
-    std::ifstream f("/proc/cpuinfo");
-    for (std::string line; std::getline(f, line);)
-      if (line.rfind("flags", 0) == 0) {
-        line += ' ';
-        r.avx512_bf16 = line.find(" avx512_bf16 ") != std::string::npos;
-        r.amx_bf16 = line.find(" amx_bf16 ") != std::string::npos && line.find(" amx_tile ") != std::string::npos;
-        break;
-      }
-    return r;
-  }();
+// The CPU's BF16 units (ops/hw_probe.h reads /proc/cpuinfo), read once.
+const CpuInfo& cpu() {
+  static const CpuInfo c = cpu_info();
   return c;
 }
 
@@ -143,8 +130,7 @@ std::string bf16_compute_unavailable() {
 #ifndef NANOSEEK_HAVE_DNNL
   return "this build has no oneDNN (install libdnnl-dev: scripts/setup-deps.sh, then re-run cmake)";
 #else
-  const CpuBf16 c = cpu_bf16();
-  if (!c.avx512_bf16 && !c.amx_bf16)
+  if (!cpu().avx512_bf16 && !cpu().amx_bf16)
     return "this CPU has no BF16 units (needs AVX512-BF16 or AMX-BF16 in /proc/cpuinfo flags)";
   return "";
 #endif
@@ -152,7 +138,7 @@ std::string bf16_compute_unavailable() {
 
 std::string bf16_compute_isa() {
   if (!bf16_compute_available()) return "none";
-  return cpu_bf16().amx_bf16 ? "amx-bf16" : "avx512-bf16";
+  return cpu().amx_bf16 ? "amx-bf16" : "avx512-bf16";
 }
 
 void gemm_bf16_compute(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,

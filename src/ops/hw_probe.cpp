@@ -41,6 +41,7 @@ CpuInfo cpu_info() {
     if (line.rfind("flags", 0) == 0) {
       c.avx512_bf16 = line.find(" avx512_bf16") != std::string::npos;
       c.amx = line.find(" amx_tile") != std::string::npos;
+      c.amx_bf16 = c.amx && line.find(" amx_bf16") != std::string::npos;
       break;
     }
   }

@@ -12,7 +12,7 @@ namespace nanoseek {
 struct CpuInfo {
   std::string model;     // /proc/cpuinfo "model name"
   std::string isa;       // what the kernels dispatch to (ops/gemv.h isa_name)
-  bool avx512_bf16 = false, amx = false;
+  bool avx512_bf16 = false, amx = false, amx_bf16 = false;   // amx: tiles (amx_tile); amx_bf16: their bf16 ops
   int threads = 1;       // OpenMP threads used for the measurements
 };
 CpuInfo cpu_info();

@@ -263,12 +263,8 @@ bool Trainer::run(int64_t until) {
     std::vector<std::vector<int64_t>> load(L);
     int64_t tokens = 0;
     const bool bf16 = c_.precision == Precision::Bf16;
-    if (bf16) {   // the weights as this step's matmuls read them (ops/gemm_bf16.h)
-      const float* p = m_.param_buffer().data();
-      const int64_t n = int64_t(bf16_params_.size());
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; ++i) bf16_params_[size_t(i)] = f32_to_bf16(p[i]);
-    }
+    if (bf16)   // the weights as this step's matmuls read them (ops/gemm_bf16.h)
+      f32_to_bf16_n(bf16_params_.data(), m_.param_buffer().data(), bf16_params_.size());
     for (int k = 0; k < c_.grad_accum; ++k) {
       const Bf16ComputeScope compute(bf16);
       const Bf16WeightScope weights(bf16 ? m_.param_buffer().data() : nullptr, bf16_params_.data(),
